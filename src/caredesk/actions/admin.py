@@ -1,0 +1,319 @@
+"""Setting up a deployment: workspaces, agents and their roles, teams, channels, API tokens, presence."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from caredesk.actions.base import Actor, get_or_404, record, require
+from caredesk.connectors import registry
+from caredesk.domain.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+from caredesk.domain.types import Presence, Role
+from caredesk.runtime import Runtime
+from caredesk.security.passwords import hash_password, new_token, token_digest, verify_password
+from caredesk.storage import models as m
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+DEFAULT_FIRST_REPLY_MINUTES = 60  # "customers expect an answer within the hour"
+
+
+def create_workspace(
+    rt: Runtime, actor: Actor, *, slug: str, name: str, timezone: str = "UTC"
+) -> m.Workspace:
+    if not actor.is_superadmin:
+        raise Forbidden("only a deployment administrator can create workspaces")
+    if not _SLUG.match(slug):
+        raise InvalidInput("slug: lowercase letters, digits and dashes, at most 63")
+    _check_timezone(timezone)
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        if session.scalar(sa.select(m.Workspace.id).where(m.Workspace.slug == slug)) is not None:
+            raise Conflict(f"workspace {slug!r} exists already")
+        ws = m.Workspace(slug=slug, name=name.strip() or slug, timezone=timezone, settings={}, created_at=now)
+        session.add(ws)
+        session.flush()
+        session.add(
+            m.SlaPolicy(
+                workspace_id=ws.id,
+                name="Default",
+                position=100,
+                match={},
+                first_reply_minutes=DEFAULT_FIRST_REPLY_MINUTES,
+                next_reply_minutes=60,
+                resolution_minutes=None,
+                business_hours=False,
+            )
+        )
+        if actor.agent_id is not None:
+            session.add(m.Membership(workspace_id=ws.id, agent_id=actor.agent_id, role=Role.ADMIN.value))
+        record(session, actor, "workspace.created", workspace_id=ws.id, at=now, slug=slug)
+    return ws
+
+
+def ensure_workspace(rt: Runtime, *, slug: str, name: str, timezone: str = "UTC") -> m.Workspace:
+    """Get or create (imports and the demo; idempotent, writes nothing when it exists)."""
+    with rt.db.read() as session:
+        ws = session.scalar(sa.select(m.Workspace).where(m.Workspace.slug == slug))
+    return ws or create_workspace(rt, Actor.system(), slug=slug, name=name, timezone=timezone)
+
+
+def _check_timezone(tz: str) -> None:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {tz!r}") from None
+
+
+def create_agent(
+    rt: Runtime,
+    actor: Actor,
+    *,
+    email: str,
+    name: str,
+    password: str | None,
+    signature: str = "",
+    languages: list[str] | None = None,
+    skills: list[str] | None = None,
+    max_concurrent: int = 12,
+    is_superadmin: bool = False,
+) -> m.Agent:
+    email = email.strip().lower()
+    if not _EMAIL.match(email):
+        raise InvalidInput("email address is not valid")
+    if password is not None and len(password) < 8:
+        raise InvalidInput("password must be at least 8 characters")
+    if not 1 <= max_concurrent <= 200:
+        raise InvalidInput("max_concurrent must be between 1 and 200")
+    if is_superadmin and not actor.is_superadmin:
+        raise Forbidden("only a deployment administrator can create another")
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        if session.scalar(sa.select(m.Agent.id).where(m.Agent.email == email)) is not None:
+            raise Conflict(f"an agent with {email} exists already")
+        agent = m.Agent(
+            email=email,
+            name=name.strip() or email,
+            signature=signature.strip()[:32],
+            password_hash=hash_password(password) if password else None,
+            is_superadmin=is_superadmin,
+            languages=sorted({x.lower() for x in languages or []}),
+            skills=list(skills or []),
+            max_concurrent=max_concurrent,
+            presence=Presence.OFFLINE.value,
+            created_at=now,
+        )
+        session.add(agent)
+        session.flush()
+        record(session, actor, "agent.created", workspace_id=None, at=now, agent_id=agent.id)
+    return agent
+
+
+def add_member(rt: Runtime, actor: Actor, *, workspace_id: int, agent_id: int, role: Role) -> None:
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        require(session, actor, workspace_id, Role.ADMIN)
+        get_or_404(session, m.Agent, agent_id, "agent")
+        existing = session.scalar(
+            sa.select(m.Membership).where(
+                m.Membership.workspace_id == workspace_id, m.Membership.agent_id == agent_id
+            )
+        )
+        if existing is None:
+            session.add(m.Membership(workspace_id=workspace_id, agent_id=agent_id, role=role.value))
+        else:
+            existing.role = role.value
+        record(
+            session,
+            actor,
+            "member.set",
+            workspace_id=workspace_id,
+            at=now,
+            agent_id=agent_id,
+            role=role.value,
+        )
+
+
+def create_team(
+    rt: Runtime, actor: Actor, *, workspace_id: int, name: str, agent_ids: list[int] | None = None
+) -> m.Team:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("team name is empty")
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        require(session, actor, workspace_id, Role.ADMIN)
+        if session.scalar(
+            sa.select(m.Team.id).where(m.Team.workspace_id == workspace_id, m.Team.name == name)
+        ):
+            raise Conflict(f"team {name!r} exists already")
+        team = m.Team(workspace_id=workspace_id, name=name, created_at=now)
+        session.add(team)
+        session.flush()
+        for agent_id in agent_ids or []:
+            _require_member(session, workspace_id, agent_id)
+            session.add(m.TeamMember(team_id=team.id, agent_id=agent_id))
+        record(session, actor, "team.created", workspace_id=workspace_id, at=now, team_id=team.id)
+    return team
+
+
+def _require_member(session: Session, workspace_id: int, agent_id: int) -> None:
+    if (
+        session.scalar(
+            sa.select(m.Membership.id).where(
+                m.Membership.workspace_id == workspace_id, m.Membership.agent_id == agent_id
+            )
+        )
+        is None
+    ):
+        raise InvalidInput(f"agent {agent_id} is not a member of this workspace")
+
+
+def create_channel(
+    rt: Runtime,
+    actor: Actor,
+    *,
+    workspace_id: int,
+    connector: str,
+    name: str,
+    config: dict[str, Any] | None = None,
+    credentials: dict[str, Any] | None = None,
+    own_account_id: str | None = None,
+    team_id: int | None = None,
+) -> m.Channel:
+    cls = registry.get(connector)
+    spec = cls.spec
+    config = dict(config or {})
+    credentials = dict(credentials or {})
+    unknown = set(config) - set(spec.config_fields)
+    if unknown:
+        raise InvalidInput(f"unknown settings for {spec.display_name}: {', '.join(sorted(unknown))}")
+    unknown = set(credentials) - set(spec.credential_fields)
+    if unknown:
+        raise InvalidInput(f"unknown credentials for {spec.display_name}: {', '.join(sorted(unknown))}")
+    name = name.strip()
+    if not name:
+        raise InvalidInput("channel name is empty")
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        require(session, actor, workspace_id, Role.ADMIN)
+        if session.scalar(
+            sa.select(m.Channel.id).where(m.Channel.workspace_id == workspace_id, m.Channel.name == name)
+        ):
+            raise Conflict(f"channel {name!r} exists already in this workspace")
+        if team_id is not None:
+            team = session.get(m.Team, team_id)
+            if team is None or team.workspace_id != workspace_id:
+                raise InvalidInput(f"team {team_id} is not a team of this workspace")
+        channel = m.Channel(
+            workspace_id=workspace_id,
+            connector=spec.key,
+            network=spec.network,
+            name=name,
+            own_account_id=own_account_id,
+            config=config,
+            credentials_encrypted=rt.vault.encrypt(credentials) if credentials else None,
+            capabilities=sorted(c.value for c in spec.capabilities),
+            cursor={},
+            team_id=team_id,
+            created_at=now,
+        )
+        session.add(channel)
+        session.flush()
+        record(
+            session,
+            actor,
+            "channel.created",
+            workspace_id=workspace_id,
+            at=now,
+            channel_id=channel.id,
+            connector=spec.key,
+        )
+    return channel
+
+
+def create_token(
+    rt: Runtime,
+    actor: Actor,
+    *,
+    agent_id: int,
+    name: str,
+    scopes: list[str] | None = None,
+    days: int | None = 90,
+) -> str:
+    """A bearer token for the API; returned once, stored as a digest."""
+    scopes = sorted(set(scopes or ["read", "write"]))
+    if not set(scopes) <= {"read", "write"}:
+        raise InvalidInput("scopes are 'read' and 'write'")
+    if actor.kind == "agent" and actor.agent_id != agent_id and not actor.is_superadmin:
+        raise Forbidden("agents create tokens for themselves only")
+    if days is not None and not 1 <= days <= 3650:
+        raise InvalidInput("a token lives 1 to 3650 days")
+    now = rt.clock.now()
+    token = new_token("cdk")
+    with rt.db.write() as session:
+        get_or_404(session, m.Agent, agent_id, "agent")
+        session.add(
+            m.ApiToken(
+                agent_id=agent_id,
+                name=name[:200] or "token",
+                token_hash=token_digest(token),
+                scopes=scopes,
+                expires_at=now + timedelta(days=days) if days else None,
+                created_at=now,
+            )
+        )
+        record(session, actor, "token.created", workspace_id=None, at=now, agent_id=agent_id, scopes=scopes)
+    return token
+
+
+def authenticate_token(rt: Runtime, token: str) -> Actor:
+    now = rt.clock.now()
+    with rt.db.read() as session:
+        row = session.execute(
+            sa.select(m.ApiToken, m.Agent)
+            .join(m.Agent, m.Agent.id == m.ApiToken.agent_id)
+            .where(m.ApiToken.token_hash == token_digest(token))
+        ).first()
+    if row is None:
+        raise Unauthorized("invalid API token")
+    tok, agent = row
+    if tok.revoked or not agent.active or (tok.expires_at is not None and tok.expires_at <= now):
+        raise Unauthorized("API token expired or revoked")
+    return Actor.agent(agent.id, is_superadmin=agent.is_superadmin, scopes=frozenset(tok.scopes))
+
+
+def check_password(rt: Runtime, email: str, password: str) -> m.Agent:
+    with rt.db.read() as session:
+        agent = session.scalar(sa.select(m.Agent).where(m.Agent.email == email.strip().lower()))
+    if agent is None or not agent.active or not verify_password(agent.password_hash, password):
+        raise Unauthorized("wrong email or password")
+    return agent
+
+
+def set_presence(rt: Runtime, actor: Actor, presence: Presence, *, agent_id: int | None = None) -> None:
+    target = agent_id or actor.agent_id
+    if target is None:
+        raise InvalidInput("which agent?")
+    if target != actor.agent_id and not actor.is_superadmin:
+        raise Forbidden("agents set their own presence")
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        agent = get_or_404(session, m.Agent, target, "agent")
+        agent.presence = presence.value
+        agent.presence_changed_at = now
+        record(
+            session,
+            actor,
+            "agent.presence",
+            workspace_id=None,
+            at=now,
+            agent_id=target,
+            presence=presence.value,
+        )
+    rt.bus.publish("agents.changed", {"ids": [target]})

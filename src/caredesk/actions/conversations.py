@@ -1,0 +1,471 @@
+"""What agents do to conversations. Each function is one transaction; live updates go out after commit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from caredesk.actions.base import Actor, get_or_404, record, require
+from caredesk.connectors import registry
+from caredesk.domain.errors import Conflict, InvalidInput
+from caredesk.domain.types import Capability, OutboundReply, Role, Status
+from caredesk.routing import sla as sla_rules
+from caredesk.runtime import Runtime
+from caredesk.storage import models as m
+from caredesk.storage import stats
+
+MAX_REPLY = 20_000
+MAX_NOTE = 20_000
+
+
+def _conversation(session: Session, actor: Actor, conversation_id: int, needed: Role) -> m.Conversation:
+    conv: m.Conversation = get_or_404(session, m.Conversation, conversation_id, "conversation")
+    require(session, actor, conv.workspace_id, needed)
+    return conv
+
+
+def _touch(conv: m.Conversation, now: datetime) -> None:
+    conv.updated_at = now
+    conv.version += 1
+
+
+def _changed(rt: Runtime, conv_id: int, kind: str) -> None:
+    rt.bus.publish("conversations.changed", {"ids": [conv_id], "kind": kind})
+
+
+def reply(
+    rt: Runtime,
+    actor: Actor,
+    conversation_id: int,
+    text: str,
+    *,
+    public: bool | None = None,
+    in_reply_to_message_id: int | None = None,
+    resolve: bool = False,
+) -> m.Message:
+    """Queue a reply: an outbound message row and an outbox item, written together. The sender publishes."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput("reply text is empty")
+    if len(text) > MAX_REPLY:
+        raise InvalidInput(f"reply longer than {MAX_REPLY} characters")
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        conv = _conversation(session, actor, conversation_id, Role.AGENT)
+        channel: m.Channel = session.get(m.Channel, conv.channel_id)  # type: ignore[assignment]
+        connector = registry.get(channel.connector)
+        target = _reply_target(session, conv, in_reply_to_message_id, public)
+        visibility_public = target.is_public if public is None else public
+        needed = Capability.PUBLIC_REPLY if visibility_public else Capability.PRIVATE_REPLY
+        if needed not in connector.spec.capabilities:
+            kind = "public" if visibility_public else "private"
+            raise InvalidInput(f"{connector.spec.display_name} channels cannot send {kind} replies")
+        rule = connector.spec.length_rule
+        if len(text) > rule.max_length:
+            raise InvalidInput(
+                f"reply is {len(text)} {rule.unit} long; this channel allows {rule.max_length}"
+            )
+        recipient = _recipient(session, conv, channel)
+        key = uuid.uuid4().hex
+        agent = session.get(m.Agent, actor.agent_id) if actor.agent_id else None
+        msg = m.Message(
+            workspace_id=conv.workspace_id,
+            conversation_id=conv.id,
+            channel_id=conv.channel_id,
+            direction="out",
+            is_public=visibility_public,
+            agent_id=actor.agent_id,
+            author_name=agent.name if agent else None,
+            in_reply_to=target.external_id if visibility_public else None,
+            thread=target.thread,
+            client_ref=key,
+            text=text,
+            delivery="queued",
+            created_at=now,
+            received_at=now,
+        )
+        session.add(msg)
+        session.flush()
+        request = OutboundReply(
+            idempotency_key=key,
+            text=text,
+            public=visibility_public,
+            in_reply_to=msg.in_reply_to,
+            thread=target.thread,
+            recipient=recipient,
+            subject=conv.subject,
+        )
+        session.add(
+            m.Outbox(
+                workspace_id=conv.workspace_id,
+                channel_id=conv.channel_id,
+                conversation_id=conv.id,
+                message_id=msg.id,
+                idempotency_key=key,
+                request=_reply_json(request),
+                status="queued",
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        if conv.assignee_id is None and actor.agent_id is not None:
+            conv.assignee_id = actor.agent_id  # whoever answers an unowned conversation owns it
+            record(
+                session,
+                actor,
+                "conversation.assigned",
+                workspace_id=conv.workspace_id,
+                conversation_id=conv.id,
+                at=now,
+                assignee_id=actor.agent_id,
+                by="reply",
+            )
+        if resolve:
+            _set_status(session, actor, conv, Status.RESOLVED, now, None)
+        _touch(conv, now)
+        record(
+            session,
+            actor,
+            "reply.queued",
+            workspace_id=conv.workspace_id,
+            conversation_id=conv.id,
+            message_id=msg.id,
+            at=now,
+            public=visibility_public,
+        )
+    rt.outbox_ready.set()
+    _changed(rt, conversation_id, "reply")
+    return msg
+
+
+class _Target:
+    def __init__(self, external_id: str | None, thread: str | None, is_public: bool) -> None:
+        self.external_id, self.thread, self.is_public = external_id, thread, is_public
+
+
+def _reply_target(
+    session: Session, conv: m.Conversation, message_id: int | None, public: bool | None
+) -> _Target:
+    """The customer message a reply answers: the one named, else the newest inbound of that visibility."""
+    query = sa.select(m.Message).where(m.Message.conversation_id == conv.id, m.Message.direction == "in")
+    if message_id is not None:
+        msg = session.scalar(query.where(m.Message.id == message_id))
+        if msg is None:
+            raise InvalidInput(f"message {message_id} is not a customer message of this conversation")
+    else:
+        if public is not None:
+            query = query.where(m.Message.is_public == public)
+        msg = session.scalar(query.order_by(m.Message.created_at.desc(), m.Message.id.desc()).limit(1))
+    if msg is None:
+        return _Target(None, None, conv.is_public if public is None else public)
+    return _Target(msg.external_id, msg.thread, msg.is_public)
+
+
+def _recipient(session: Session, conv: m.Conversation, channel: m.Channel) -> str | None:
+    return session.scalar(
+        sa.select(m.ContactIdentity.value)
+        .where(m.ContactIdentity.contact_id == conv.contact_id, m.ContactIdentity.kind == channel.network)
+        .limit(1)
+    )
+
+
+def _reply_json(reply: OutboundReply) -> dict[str, Any]:
+    return {
+        "idempotency_key": reply.idempotency_key,
+        "text": reply.text,
+        "public": reply.public,
+        "in_reply_to": reply.in_reply_to,
+        "thread": reply.thread,
+        "recipient": reply.recipient,
+        "subject": reply.subject,
+        "automatic": reply.automatic,
+    }
+
+
+def note(rt: Runtime, actor: Actor, conversation_id: int, text: str) -> m.Note:
+    text = text.strip()
+    if not text:
+        raise InvalidInput("note text is empty")
+    if len(text) > MAX_NOTE:
+        raise InvalidInput(f"note longer than {MAX_NOTE} characters")
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        conv = _conversation(session, actor, conversation_id, Role.AGENT)
+        if actor.agent_id is None:
+            raise InvalidInput("notes are written by agents")
+        row = m.Note(conversation_id=conv.id, agent_id=actor.agent_id, text=text, created_at=now)
+        session.add(row)
+        _touch(conv, now)
+        session.flush()
+        record(
+            session,
+            actor,
+            "note.added",
+            workspace_id=conv.workspace_id,
+            conversation_id=conv.id,
+            at=now,
+            note_id=row.id,
+        )
+    _changed(rt, conversation_id, "note")
+    return row
+
+
+def assign(
+    rt: Runtime,
+    actor: Actor,
+    conversation_id: int,
+    *,
+    agent_id: int | None,
+    team_id: int | None = None,
+    expected_version: int | None = None,
+) -> m.Conversation:
+    """One owner or none. Agents take or drop a conversation themselves; other moves need a supervisor."""
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        conv = _conversation(session, actor, conversation_id, Role.AGENT)
+        if expected_version is not None and conv.version != expected_version:
+            raise Conflict("the conversation changed since you opened it; reload and try again")
+        self_service = (
+            actor.agent_id is not None
+            and agent_id in (None, actor.agent_id)
+            and (conv.assignee_id in (None, actor.agent_id))
+        )
+        if not self_service:
+            require(session, actor, conv.workspace_id, Role.SUPERVISOR)
+        if agent_id is not None:
+            require_member = session.scalar(
+                sa.select(m.Membership.role).where(
+                    m.Membership.workspace_id == conv.workspace_id, m.Membership.agent_id == agent_id
+                )
+            )
+            if require_member is None or not Role(require_member).allows(Role.AGENT):
+                raise InvalidInput(f"agent {agent_id} is not an agent of this workspace")
+        if team_id is not None:
+            team = session.get(m.Team, team_id)
+            if team is None or team.workspace_id != conv.workspace_id:
+                raise InvalidInput(f"team {team_id} is not a team of this workspace")
+            conv.team_id = team_id
+        previous = conv.assignee_id
+        conv.assignee_id = agent_id
+        _touch(conv, now)
+        record(
+            session,
+            actor,
+            "conversation.assigned",
+            workspace_id=conv.workspace_id,
+            conversation_id=conv.id,
+            at=now,
+            assignee_id=agent_id,
+            previous_assignee_id=previous,
+            team_id=conv.team_id,
+        )
+    _changed(rt, conversation_id, "assign")
+    return conv
+
+
+def set_status(
+    rt: Runtime, actor: Actor, conversation_id: int, status: Status, *, snooze_until: datetime | None = None
+) -> m.Conversation:
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        conv = _conversation(session, actor, conversation_id, Role.AGENT)
+        _set_status(session, actor, conv, status, now, snooze_until)
+        _touch(conv, now)
+    _changed(rt, conversation_id, "status")
+    return conv
+
+
+def _set_status(
+    session: Session,
+    actor: Actor,
+    conv: m.Conversation,
+    status: Status,
+    now: datetime,
+    snooze_until: datetime | None,
+) -> None:
+    if status == Status.SNOOZED:
+        if snooze_until is None or snooze_until <= now:
+            raise InvalidInput("snoozing needs a time in the future (snooze_until)")
+        conv.snoozed_until = snooze_until
+    else:
+        conv.snoozed_until = None
+    previous = conv.status
+    if previous == status.value:
+        return
+    conv.status = status.value
+    if status == Status.RESOLVED:
+        conv.resolved_at = now
+    elif previous == Status.RESOLVED.value:
+        conv.resolved_at = None
+    kind = {
+        Status.RESOLVED: "conversation.resolved",
+        Status.OPEN: "conversation.reopened" if previous == Status.RESOLVED.value else "conversation.opened",
+        Status.PENDING: "conversation.pending",
+        Status.SNOOZED: "conversation.snoozed",
+    }[status]
+    sla_rules.apply(conv, sla_rules.policies_for(session, conv.workspace_id))
+    record(
+        session,
+        actor,
+        kind,
+        workspace_id=conv.workspace_id,
+        conversation_id=conv.id,
+        at=now,
+        previous=previous,
+    )
+
+
+def tag(rt: Runtime, actor: Actor, conversation_id: int, name: str, *, remove: bool = False) -> list[str]:
+    name = name.strip().lower()
+    if not name or len(name) > 64:
+        raise InvalidInput("a tag is 1 to 64 characters")
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        conv = _conversation(session, actor, conversation_id, Role.AGENT)
+        tag_row = session.scalar(
+            sa.select(m.Tag).where(m.Tag.workspace_id == conv.workspace_id, m.Tag.name == name)
+        )
+        link_exists = (
+            tag_row is not None and session.get(m.ConversationTag, (conv.id, tag_row.id)) is not None
+        )
+        if remove:
+            if link_exists:
+                assert tag_row is not None
+                session.execute(
+                    sa.delete(m.ConversationTag).where(
+                        m.ConversationTag.conversation_id == conv.id, m.ConversationTag.tag_id == tag_row.id
+                    )
+                )
+                record(
+                    session,
+                    actor,
+                    "tag.removed",
+                    workspace_id=conv.workspace_id,
+                    conversation_id=conv.id,
+                    at=now,
+                    tag=name,
+                )
+        elif not link_exists:
+            if tag_row is None:
+                tag_row = m.Tag(workspace_id=conv.workspace_id, name=name)
+                session.add(tag_row)
+                session.flush()
+            session.add(m.ConversationTag(conversation_id=conv.id, tag_id=tag_row.id))
+            record(
+                session,
+                actor,
+                "tag.added",
+                workspace_id=conv.workspace_id,
+                conversation_id=conv.id,
+                at=now,
+                tag=name,
+            )
+        _touch(conv, now)
+        session.flush()
+        names = tags_of(session, conv.id)
+    _changed(rt, conversation_id, "tag")
+    return names
+
+
+def tags_of(session: Session, conversation_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            sa.select(m.Tag.name)
+            .join(m.ConversationTag, m.ConversationTag.tag_id == m.Tag.id)
+            .where(m.ConversationTag.conversation_id == conversation_id)
+            .order_by(m.Tag.name)
+        )
+    )
+
+
+def merge_contacts(rt: Runtime, actor: Actor, source_id: int, target_id: int) -> m.Contact:
+    """Fold contact `source` into `target`: identities, conversations and messages move; history is one."""
+    if source_id == target_id:
+        raise InvalidInput("a contact cannot be merged into itself")
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        source: m.Contact = get_or_404(session, m.Contact, source_id, "contact")
+        target: m.Contact = get_or_404(session, m.Contact, target_id, "contact")
+        require(session, actor, source.workspace_id, Role.AGENT)
+        if source.workspace_id != target.workspace_id:
+            raise InvalidInput("contacts of different workspaces cannot be merged")
+        if source.merged_into_id is not None or target.merged_into_id is not None:
+            raise Conflict("one of these contacts was already merged")
+        for model in (m.ContactIdentity, m.Conversation, m.Message):
+            session.execute(
+                sa.update(model).where(model.contact_id == source.id).values(contact_id=target.id)
+            )
+        source.merged_into_id = target.id
+        target.name = target.name or source.name
+        record(
+            session,
+            actor,
+            "contact.merged",
+            workspace_id=target.workspace_id,
+            at=now,
+            source_contact_id=source.id,
+            target_contact_id=target.id,
+        )
+    return target
+
+
+def release_snoozed(rt: Runtime) -> int:
+    """Snoozed conversations whose time has come are open again (run by the worker)."""
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        convs = list(
+            session.scalars(
+                sa.select(m.Conversation).where(
+                    m.Conversation.status == Status.SNOOZED.value, m.Conversation.snoozed_until <= now
+                )
+            )
+        )
+        for conv in convs:
+            _set_status(session, Actor.system(), conv, Status.OPEN, now, None)
+            _touch(conv, now)
+    for conv in convs:
+        _changed(rt, conv.id, "status")
+    return len(convs)
+
+
+def mark_sent(session: Session, outbox: m.Outbox, external_id: str, now: datetime) -> None:
+    """Write back the network's id for a published reply and update the conversation's clocks."""
+    msg = session.get(m.Message, outbox.message_id)
+    assert msg is not None
+    echo = session.scalar(
+        sa.select(m.Message).where(
+            m.Message.channel_id == msg.channel_id,
+            m.Message.external_id == external_id,
+            m.Message.id != msg.id,
+        )
+    )
+    if echo is not None:  # the network's copy of this reply was ingested before the write-back: keep ours
+        session.delete(echo)
+        session.flush()
+    if msg.external_id is None:
+        msg.external_id = external_id
+    msg.delivery = "sent"
+    msg.delivery_error = None
+    msg.sent_at = msg.sent_at or now
+    outbox.status = "sent"
+    outbox.sent_at = now
+    outbox.last_error = None
+    stats.refresh(session, [outbox.conversation_id])
+    conv = session.get(m.Conversation, outbox.conversation_id)
+    if conv is not None:
+        sla_rules.apply(conv, sla_rules.policies_for(session, conv.workspace_id))
+        _touch(conv, now)
+    record(
+        session,
+        Actor.system(),
+        "reply.sent",
+        workspace_id=outbox.workspace_id,
+        conversation_id=outbox.conversation_id,
+        message_id=outbox.message_id,
+        at=now,
+        external_id=external_id,
+    )

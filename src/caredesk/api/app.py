@@ -1,0 +1,82 @@
+"""The web application: REST API, signed webhooks, and the inbox pages. Errors become clear 4xx answers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from caredesk import __version__
+from caredesk.api.routes import api, hooks
+from caredesk.domain.errors import CaredeskError
+from caredesk.runtime import Runtime
+from caredesk.web.pages import pages
+from caredesk.workers.loop import Workers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        workers = Workers(rt) if run_workers else None
+        if workers:
+            workers.start()
+        try:
+            yield
+        finally:
+            if workers:
+                workers.stop()
+            app.state.http.close()
+
+    app = FastAPI(
+        title="caredesk",
+        version=__version__,
+        lifespan=lifespan,
+        description="Social customer care desk: one team inbox for every network.",
+    )
+    app.state.rt = rt
+    app.state.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+    app.include_router(api)
+    app.include_router(hooks)
+    app.include_router(pages)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        limit = rt.settings.max_body_bytes
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return JSONResponse({"detail": f"request body larger than {limit} bytes"}, status_code=413)
+        if length is None and request.method in ("POST", "PUT", "PATCH"):
+            body = await request.body()  # chunked upload: read it here, bounded
+            if len(body) > limit:
+                return JSONResponse({"detail": f"request body larger than {limit} bytes"}, status_code=413)
+        return await call_next(request)
+
+    @app.exception_handler(CaredeskError)
+    async def domain_error(_request: Request, exc: CaredeskError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors()[:10]:
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            problems.append(f"{where}: {err.get('msg')}")
+        return JSONResponse({"detail": "invalid request: " + "; ".join(problems)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

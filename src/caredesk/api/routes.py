@@ -1,0 +1,471 @@
+"""REST API v1. Reads go through storage.queries, every write through an action."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from caredesk.actions import admin, intake
+from caredesk.actions import conversations as conv_actions
+from caredesk.actions.base import Actor, get_or_404, require, role_in
+from caredesk.analytics.kpis import kpis
+from caredesk.api.deps import ActorDep, RtDep
+from caredesk.connectors import registry
+from caredesk.domain.errors import Forbidden, InvalidInput, NotFound
+from caredesk.domain.types import Capability, Presence, Role, Status
+from caredesk.storage import models as m
+from caredesk.storage import queries
+from caredesk.workers.sender import connector_for, retry_failed
+
+api = APIRouter(prefix="/api/v1")
+hooks = APIRouter()
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- who am I ----------------------------------------------------------------------------------
+
+
+class LoginIn(Strict):
+    email: Annotated[str, Field(max_length=320)]
+    password: Annotated[str, Field(max_length=1024)]
+
+
+@api.post("/auth/login", tags=["auth"], summary="Exchange email and password for an API token")
+def login(body: LoginIn, rt: RtDep) -> dict[str, Any]:
+    agent = admin.check_password(rt, body.email, body.password)
+    token = admin.create_token(rt, Actor.agent(agent.id), agent_id=agent.id, name="login", days=30)
+    return {"token": token, "token_type": "bearer", "agent_id": agent.id}
+
+
+@api.get("/me", tags=["agents"])
+def me(actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    with rt.db.read() as session:
+        agent = get_or_404(session, m.Agent, actor.agent_id or 0, "agent")
+        memberships = session.execute(
+            sa.select(m.Membership.workspace_id, m.Membership.role).where(m.Membership.agent_id == agent.id)
+        ).all()
+        return {**_agent_view(agent), "workspaces": [{"workspace_id": w, "role": r} for w, r in memberships]}
+
+
+class PresenceIn(Strict):
+    presence: Presence
+
+
+@api.put("/me/presence", tags=["agents"])
+def put_presence(body: PresenceIn, actor: ActorDep, rt: RtDep) -> dict[str, str]:
+    admin.set_presence(rt, actor, body.presence)
+    return {"presence": body.presence.value}
+
+
+def _agent_view(a: m.Agent) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "email": a.email,
+        "name": a.name,
+        "signature": a.signature,
+        "languages": a.languages,
+        "skills": a.skills,
+        "max_concurrent": a.max_concurrent,
+        "presence": a.presence,
+        "is_superadmin": a.is_superadmin,
+    }
+
+
+# --- workspaces, agents, teams, channels -------------------------------------------------------
+
+
+@api.get("/workspaces", tags=["workspaces"])
+def list_workspaces(actor: ActorDep, rt: RtDep) -> list[dict[str, Any]]:
+    with rt.db.read() as session:
+        query = sa.select(m.Workspace).order_by(m.Workspace.slug)
+        if not actor.is_superadmin:
+            query = query.join(m.Membership, m.Membership.workspace_id == m.Workspace.id).where(
+                m.Membership.agent_id == actor.agent_id
+            )
+        return [
+            {"id": w.id, "slug": w.slug, "name": w.name, "timezone": w.timezone}
+            for w in session.scalars(query)
+        ]
+
+
+class WorkspaceIn(Strict):
+    slug: Annotated[str, Field(max_length=63)]
+    name: Annotated[str, Field(max_length=200)]
+    timezone: Annotated[str, Field(max_length=64)] = "UTC"
+
+
+@api.post("/workspaces", tags=["workspaces"], status_code=201)
+def create_workspace(body: WorkspaceIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    _writer(actor)
+    ws = admin.create_workspace(rt, actor, slug=body.slug, name=body.name, timezone=body.timezone)
+    return {"id": ws.id, "slug": ws.slug, "name": ws.name, "timezone": ws.timezone}
+
+
+def _writer(actor: Actor) -> None:
+    if actor.scopes is not None and "write" not in actor.scopes:
+        raise Forbidden("this API token is read-only")
+
+
+def _member(rt: RtDep, actor: Actor, workspace_id: int, needed: Role) -> None:
+    with rt.db.read() as session:
+        get_or_404(session, m.Workspace, workspace_id, "workspace")
+        require(session, actor, workspace_id, needed)
+
+
+@api.get("/workspaces/{workspace_id}/agents", tags=["agents"])
+def list_agents(workspace_id: int, actor: ActorDep, rt: RtDep) -> list[dict[str, Any]]:
+    _member(rt, actor, workspace_id, Role.ANALYST)
+    with rt.db.read() as session:
+        rows = session.execute(
+            sa.select(m.Agent, m.Membership.role)
+            .join(m.Membership, m.Membership.agent_id == m.Agent.id)
+            .where(m.Membership.workspace_id == workspace_id)
+            .order_by(m.Agent.name)
+        ).all()
+        return [{**_agent_view(a), "role": role} for a, role in rows]
+
+
+class AgentIn(Strict):
+    email: Annotated[str, Field(max_length=320)]
+    name: Annotated[str, Field(max_length=200)]
+    password: Annotated[str, Field(min_length=8, max_length=1024)] | None = None
+    role: Role = Role.AGENT
+    signature: Annotated[str, Field(max_length=32)] = ""
+    languages: Annotated[list[Annotated[str, Field(max_length=8)]], Field(max_length=30)] = []
+    skills: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] = []
+    max_concurrent: Annotated[int, Field(ge=1, le=200)] = 12
+
+
+@api.post("/workspaces/{workspace_id}/agents", tags=["agents"], status_code=201)
+def create_agent(workspace_id: int, body: AgentIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    _member(rt, actor, workspace_id, Role.ADMIN)
+    agent = admin.create_agent(
+        rt,
+        actor,
+        email=body.email,
+        name=body.name,
+        password=body.password,
+        signature=body.signature,
+        languages=body.languages,
+        skills=body.skills,
+        max_concurrent=body.max_concurrent,
+    )
+    admin.add_member(rt, actor, workspace_id=workspace_id, agent_id=agent.id, role=body.role)
+    return {**_agent_view(agent), "role": body.role.value}
+
+
+@api.get("/workspaces/{workspace_id}/teams", tags=["teams"])
+def list_teams(workspace_id: int, actor: ActorDep, rt: RtDep) -> list[dict[str, Any]]:
+    _member(rt, actor, workspace_id, Role.ANALYST)
+    with rt.db.read() as session:
+        teams = list(
+            session.scalars(
+                sa.select(m.Team).where(m.Team.workspace_id == workspace_id).order_by(m.Team.name)
+            )
+        )
+        members: dict[int, list[int]] = {}
+        for team_id, agent_id in session.execute(
+            sa.select(m.TeamMember.team_id, m.TeamMember.agent_id).where(
+                m.TeamMember.team_id.in_([t.id for t in teams])
+            )
+        ):
+            members.setdefault(team_id, []).append(agent_id)
+        return [{"id": t.id, "name": t.name, "agent_ids": sorted(members.get(t.id, []))} for t in teams]
+
+
+class TeamIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    agent_ids: Annotated[list[int], Field(max_length=500)] = []
+
+
+@api.post("/workspaces/{workspace_id}/teams", tags=["teams"], status_code=201)
+def create_team(workspace_id: int, body: TeamIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    _member(rt, actor, workspace_id, Role.ADMIN)
+    team = admin.create_team(rt, actor, workspace_id=workspace_id, name=body.name, agent_ids=body.agent_ids)
+    return {"id": team.id, "name": team.name, "agent_ids": sorted(body.agent_ids)}
+
+
+def _channel_view(c: m.Channel) -> dict[str, Any]:
+    # Credentials are never returned, only whether they are set.
+    return {
+        "id": c.id,
+        "workspace_id": c.workspace_id,
+        "name": c.name,
+        "connector": c.connector,
+        "network": c.network,
+        "own_account_id": c.own_account_id,
+        "config": c.config,
+        "capabilities": c.capabilities,
+        "has_credentials": bool(c.credentials_encrypted),
+        "team_id": c.team_id,
+        "enabled": c.enabled,
+        "last_error": c.last_error,
+        "webhook_path": f"/hooks/{c.id}" if Capability.WEBHOOK.value in c.capabilities else None,
+    }
+
+
+@api.get("/workspaces/{workspace_id}/channels", tags=["channels"])
+def list_channels(workspace_id: int, actor: ActorDep, rt: RtDep) -> list[dict[str, Any]]:
+    _member(rt, actor, workspace_id, Role.ANALYST)
+    with rt.db.read() as session:
+        rows = session.scalars(
+            sa.select(m.Channel).where(m.Channel.workspace_id == workspace_id).order_by(m.Channel.id)
+        )
+        return [_channel_view(c) for c in rows]
+
+
+class ChannelIn(Strict):
+    connector: Annotated[str, Field(max_length=32)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    own_account_id: Annotated[str, Field(max_length=200)] | None = None
+    config: dict[str, Annotated[str, Field(max_length=2000)]] = {}
+    credentials: dict[str, Annotated[str, Field(max_length=4000)]] = {}
+    team_id: int | None = None
+
+
+@api.post("/workspaces/{workspace_id}/channels", tags=["channels"], status_code=201)
+def create_channel(workspace_id: int, body: ChannelIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    _member(rt, actor, workspace_id, Role.ADMIN)
+    channel = admin.create_channel(
+        rt,
+        actor,
+        workspace_id=workspace_id,
+        connector=body.connector,
+        name=body.name,
+        config=body.config,
+        credentials=body.credentials,
+        own_account_id=body.own_account_id,
+        team_id=body.team_id,
+    )
+    return _channel_view(channel)
+
+
+@api.post("/channels/{channel_id}/test", tags=["channels"])
+def test_channel(channel_id: int, request: Request, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    with rt.db.read() as session:
+        channel = get_or_404(session, m.Channel, channel_id, "channel")
+        require(session, actor, channel.workspace_id, Role.ADMIN)
+    connector_for(rt, channel, request.app.state.http).verify()
+    return {"ok": True}
+
+
+# --- conversations -----------------------------------------------------------------------------
+
+
+@api.get("/workspaces/{workspace_id}/conversations", tags=["conversations"])
+def list_conversations(
+    workspace_id: int,
+    actor: ActorDep,
+    rt: RtDep,
+    status: Annotated[
+        str | None, Query(max_length=100, description="comma-separated: open,pending,snoozed,resolved")
+    ] = None,
+    assignee: Annotated[str | None, Query(max_length=20, description="an agent id, 'me' or 'none'")] = None,
+    team: int | None = None,
+    channel: int | None = None,
+    min_priority: Annotated[int | None, Query(ge=0, le=100)] = None,
+    language: Annotated[str | None, Query(max_length=8)] = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="text in messages or the contact's name")
+    ] = None,
+    sort: Literal["priority", "newest", "oldest"] = "priority",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
+    _member(rt, actor, workspace_id, Role.ANALYST)
+    assignee_id, unassigned = None, False
+    if assignee == "me":
+        assignee_id = actor.agent_id
+    elif assignee == "none":
+        unassigned = True
+    elif assignee is not None:
+        if not assignee.isdigit():
+            raise InvalidInput("assignee is an agent id, 'me' or 'none'")
+        assignee_id = int(assignee)
+    statuses = tuple(s.strip() for s in status.split(",") if s.strip()) if status else ()
+    flt = queries.ConversationFilter(
+        workspace_id=workspace_id,
+        statuses=statuses,
+        assignee_id=assignee_id,
+        unassigned=unassigned,
+        team_id=team,
+        channel_id=channel,
+        min_priority=min_priority,
+        language=language,
+        tag=tag,
+        text=q,
+    )
+    with rt.db.read() as session:
+        items, next_cursor = queries.list_conversations(session, flt, sort=sort, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@api.get("/conversations/{conversation_id}", tags=["conversations"])
+def get_conversation(conversation_id: int, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    with rt.db.read() as session:
+        conv = get_or_404(session, m.Conversation, conversation_id, "conversation")
+        require(session, actor, conv.workspace_id, Role.ANALYST)
+        return queries.conversation_detail(session, conv)
+
+
+class ReplyIn(Strict):
+    text: Annotated[str, Field(min_length=1, max_length=conv_actions.MAX_REPLY)]
+    public: bool | None = None
+    in_reply_to_message_id: int | None = None
+    resolve: bool = False
+
+
+@api.post("/conversations/{conversation_id}/replies", tags=["conversations"], status_code=202)
+def post_reply(conversation_id: int, body: ReplyIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    msg = conv_actions.reply(
+        rt,
+        actor,
+        conversation_id,
+        body.text,
+        public=body.public,
+        in_reply_to_message_id=body.in_reply_to_message_id,
+        resolve=body.resolve,
+    )
+    return queries.message_view(msg)
+
+
+class NoteIn(Strict):
+    text: Annotated[str, Field(min_length=1, max_length=conv_actions.MAX_NOTE)]
+
+
+@api.post("/conversations/{conversation_id}/notes", tags=["conversations"], status_code=201)
+def post_note(conversation_id: int, body: NoteIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    note = conv_actions.note(rt, actor, conversation_id, body.text)
+    return {"id": note.id, "text": note.text, "agent_id": note.agent_id, "created_at": note.created_at}
+
+
+class AssignIn(Strict):
+    agent_id: int | None
+    team_id: int | None = None
+    expected_version: int | None = None
+
+
+@api.post("/conversations/{conversation_id}/assign", tags=["conversations"])
+def post_assign(conversation_id: int, body: AssignIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    conv = conv_actions.assign(
+        rt,
+        actor,
+        conversation_id,
+        agent_id=body.agent_id,
+        team_id=body.team_id,
+        expected_version=body.expected_version,
+    )
+    return {"id": conv.id, "assignee_id": conv.assignee_id, "team_id": conv.team_id, "version": conv.version}
+
+
+class StatusIn(Strict):
+    status: Status
+    snooze_until: datetime | None = None
+
+
+@api.post("/conversations/{conversation_id}/status", tags=["conversations"])
+def post_status(conversation_id: int, body: StatusIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    if body.snooze_until is not None and body.snooze_until.tzinfo is None:
+        raise InvalidInput("snooze_until needs a time zone")
+    conv = conv_actions.set_status(rt, actor, conversation_id, body.status, snooze_until=body.snooze_until)
+    return {
+        "id": conv.id,
+        "status": conv.status,
+        "snoozed_until": conv.snoozed_until,
+        "version": conv.version,
+    }
+
+
+class TagIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+@api.post("/conversations/{conversation_id}/tags", tags=["conversations"])
+def post_tag(conversation_id: int, body: TagIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    return {"tags": conv_actions.tag(rt, actor, conversation_id, body.name)}
+
+
+@api.delete("/conversations/{conversation_id}/tags/{name}", tags=["conversations"])
+def delete_tag(conversation_id: int, name: str, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    return {"tags": conv_actions.tag(rt, actor, conversation_id, name, remove=True)}
+
+
+class MergeIn(Strict):
+    into_contact_id: int
+
+
+@api.post("/contacts/{contact_id}/merge", tags=["contacts"])
+def post_merge(contact_id: int, body: MergeIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    target = conv_actions.merge_contacts(rt, actor, contact_id, body.into_contact_id)
+    return {"id": target.id, "name": target.name}
+
+
+@api.post("/outbox/{outbox_id}/retry", tags=["conversations"], status_code=202)
+def post_retry(outbox_id: int, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    retry_failed(rt, actor, outbox_id)
+    return {"id": outbox_id, "status": "queued"}
+
+
+# --- reports -----------------------------------------------------------------------------------
+
+
+@api.get("/workspaces/{workspace_id}/reports/kpis", tags=["reports"])
+def report_kpis(
+    workspace_id: int,
+    actor: ActorDep,
+    rt: RtDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    with rt.db.read() as session:
+        get_or_404(session, m.Workspace, workspace_id, "workspace")
+        role = role_in(session, actor, workspace_id)
+        if role is None:
+            raise NotFound("not found")
+        if role == Role.AGENT:
+            raise Forbidden("reports are for supervisors, admins and analysts")
+        for value in (since, until):
+            if value is not None and value.tzinfo is None:
+                raise InvalidInput("since and until need a time zone")
+        (row,) = kpis(session, workspace_ids=[workspace_id], since=since, until=until)
+        return row.as_dict()
+
+
+# --- webhooks (signed by the sender, no login) ---------------------------------------------------
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+@hooks.post("/hooks/{channel_id}", tags=["webhooks"], status_code=202)
+def receive_webhook(
+    channel_id: int, request: Request, rt: RtDep, body: Annotated[bytes, Depends(raw_body)]
+) -> Response:
+    """Accept pushed events: verify the signature, validate, spool durably, then answer 202."""
+    with rt.db.read() as session:
+        channel = session.get(m.Channel, channel_id)
+    if channel is None or not channel.enabled:
+        raise NotFound("no such channel")
+    cls = registry.get(channel.connector)
+    if Capability.WEBHOOK not in cls.spec.capabilities:
+        raise NotFound("this channel does not receive webhooks")
+    connector = connector_for(rt, channel, http=request.app.state.http)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    result = connector.parse_webhook(headers, body)
+    accepted = intake.accept(rt, channel.id, result.events)
+    payload = result.response or {"accepted": accepted.accepted, "duplicates": accepted.duplicates}
+    return Response(
+        content=json.dumps(payload),
+        media_type="application/json",
+        status_code=202 if result.response is None else 200,
+    )

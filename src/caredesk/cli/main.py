@@ -1,0 +1,338 @@
+"""The operator's command line: `caredesk --help`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import typer
+
+from caredesk.config import Settings, load_settings
+from caredesk.domain.errors import CaredeskError
+from caredesk.runtime import Runtime
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="caredesk: a social customer care desk.")
+import_app = typer.Typer(
+    no_args_is_help=True, help="Import history (through the same pipeline as live traffic)."
+)
+report_app = typer.Typer(no_args_is_help=True, help="Reports.")
+admin_app = typer.Typer(no_args_is_help=True, help="Workspaces, agents and tokens.")
+app.add_typer(import_app, name="import")
+app.add_typer(report_app, name="report")
+app.add_typer(admin_app, name="admin")
+
+
+class Format(StrEnum):
+    json = "json"
+    table = "table"
+    csv = "csv"
+
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (default: CAREDESK_DATABASE_URL or SQLite in ./data).",
+        envvar="CAREDESK_DATABASE_URL",
+    ),
+]
+
+
+def _settings(db: str | None) -> Settings:
+    return load_settings(database_url=db)
+
+
+def _open(db: str | None) -> Runtime:
+    return Runtime.open(_settings(db))
+
+
+def _fail(exc: CaredeskError) -> None:
+    typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+@app.callback()
+def main_callback(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def init(db: DbOption = None) -> None:
+    """Create or upgrade the database schema."""
+    rt = _open(db)
+    typer.echo(f"database ready: {rt.db.url.render_as_string(hide_password=True)}")
+    rt.close()
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[bool, typer.Option(help="Run the intake and sender workers in this process.")] = True,
+) -> None:
+    """Run the web inbox and API (and, by default, the workers)."""
+    import uvicorn  # noqa: PLC0415
+
+    from caredesk.api.app import create_app  # noqa: PLC0415
+
+    rt = _open(db)
+    typer.echo(f"caredesk on http://{host}:{port}/  (API docs: /docs)")
+    uvicorn.run(create_app(rt, run_workers=workers), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(
+    db: DbOption = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    network_port: Annotated[int, typer.Option(help="Port of the local fake network.")] = 8001,
+    serve_it: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server afterwards.")] = True,
+) -> None:
+    """Create the demo workspace (once), start the local fake network and serve the inbox."""
+    import uvicorn  # noqa: PLC0415
+
+    from caredesk.api.app import create_app  # noqa: PLC0415
+    from caredesk.demo import seed  # noqa: PLC0415
+    from caredesk.fakes.webhook_network import FakeWebhookNetwork, ServerThread  # noqa: PLC0415
+
+    rt = _open(db)
+    network_url = f"http://127.0.0.1:{network_port}"
+    created = not seed.demo_exists(rt)
+    seed.seed(rt, network_url=network_url)
+    typer.echo("demo workspace " + ("created" if created else "already there"))
+    if not serve_it:
+        rt.close()
+        return
+    network = FakeWebhookNetwork()
+    for channel in seed.demo_channels(rt):
+        network.add_channel(
+            channel.key, secret=channel.secret, hook_url=f"http://{host}:{port}/hooks/{channel.channel_id}"
+        )
+    fake = ServerThread(network.app, port=network_port).start()
+    typer.echo(
+        f"fake network on {network_url}/ (inject a customer message: POST {network_url}/channels/chat/inject)"
+    )
+    typer.echo(f"caredesk on http://{host}:{port}/  log in as claire@nordlys.example / {seed.DEMO_PASSWORD}")
+    try:
+        uvicorn.run(create_app(rt, run_workers=True), host=host, port=port, log_level="warning")
+    finally:
+        fake.stop()
+
+
+@app.command()
+def worker(db: DbOption = None) -> None:
+    """Run the intake pipeline and the reply sender until stopped (several may run on PostgreSQL)."""
+    from caredesk.workers.loop import Workers  # noqa: PLC0415
+
+    rt = _open(db)
+    typer.echo("worker running; Ctrl-C to stop")
+    Workers(rt).run_forever()
+
+
+@import_app.command("twcs")
+def import_twcs(path: Path, db: DbOption = None) -> None:
+    """Import a TWCS CSV: each brand a workspace with an X channel, brand tweets as agent replies."""
+    from caredesk.actions.imports import import_twcs as run  # noqa: PLC0415
+
+    rt = _open(db)
+    try:
+        report = run(rt, path)
+    except CaredeskError as exc:
+        _fail(exc)
+        return
+    _print_import(report)
+
+
+@import_app.command("jsonl")
+def import_jsonl(
+    path: Path,
+    channel: Annotated[int | None, typer.Option(help="Channel id for lines without one.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Import lines of the generic message format (docs/message-format.md)."""
+    from caredesk.actions.base import Actor  # noqa: PLC0415
+    from caredesk.actions.imports import import_jsonl as run  # noqa: PLC0415
+
+    rt = _open(db)
+    try:
+        report = run(rt, Actor.system(), path, channel_id=channel)
+    except CaredeskError as exc:
+        _fail(exc)
+        return
+    _print_import(report)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _print_import(report: Any) -> None:
+    typer.echo(
+        f"accepted {report.accepted}, already there {report.duplicates}, processed {report.processed}, "
+        f"parked {report.dead}, workspaces {len(set(report.workspaces))}"
+    )
+    for err in report.errors[:50]:
+        typer.echo(f"  {err}", err=True)
+
+
+@report_app.command("kpis")
+def report_kpis(
+    db: DbOption = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug (default: all).")] = None,
+) -> None:
+    """Inbound conversations, response rate, first-response time (median, p90) and share within 60 minutes."""
+    from caredesk.analytics.kpis import kpis  # noqa: PLC0415
+    from caredesk.storage import models as m  # noqa: PLC0415
+
+    rt = _open(db)
+    with rt.db.read() as session:
+        ids = None
+        if workspace:
+            ws_id = session.scalar(sa.select(m.Workspace.id).where(m.Workspace.slug == workspace))
+            if ws_id is None:
+                _fail(CaredeskError(f"no workspace {workspace!r}"))
+            ids = [int(ws_id or 0)]
+        rows = [k.as_dict() for k in kpis(session, workspace_ids=ids)]
+    if fmt == Format.json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if fmt == Format.csv:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["workspace"])
+        writer.writeheader()
+        writer.writerows(rows)
+        typer.echo(buffer.getvalue(), nl=False)
+        return
+    headers = ["workspace", "inbound", "responded", "rate", "FRT median", "FRT p90", "≤60 min"]
+    table = [
+        [
+            r["workspace"],
+            r["inbound_conversations"],
+            r["responded_conversations"],
+            _pct(r["response_rate"]),
+            _num(r["first_response_median_minutes"]),
+            _num(r["first_response_p90_minutes"]),
+            _pct(r["answered_within_60_minutes"]),
+        ]
+        for r in rows
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *table, strict=False)]
+    for line in [headers, *table]:
+        typer.echo("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v * 100:.1f}%"
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+@admin_app.command("add-workspace")
+def add_workspace(slug: str, name: str, timezone: str = "UTC", db: DbOption = None) -> None:
+    from caredesk.actions import admin  # noqa: PLC0415
+    from caredesk.actions.base import Actor  # noqa: PLC0415
+
+    rt = _open(db)
+    try:
+        ws = admin.create_workspace(rt, Actor.system(), slug=slug, name=name, timezone=timezone)
+    except CaredeskError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"workspace {ws.id} {ws.slug}")
+
+
+@admin_app.command("add-agent")
+def add_agent(
+    email: str,
+    name: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug to join.")] = None,
+    role: str = "agent",
+    superadmin: bool = False,
+    db: DbOption = None,
+) -> None:
+    from caredesk.actions import admin  # noqa: PLC0415
+    from caredesk.actions.base import Actor  # noqa: PLC0415
+    from caredesk.domain.types import Role  # noqa: PLC0415
+    from caredesk.storage import models as m  # noqa: PLC0415
+
+    rt = _open(db)
+    try:
+        agent = admin.create_agent(
+            rt, Actor.system(), email=email, name=name, password=password, is_superadmin=superadmin
+        )
+        if workspace:
+            with rt.db.read() as session:
+                ws_id = session.scalar(sa.select(m.Workspace.id).where(m.Workspace.slug == workspace))
+            if ws_id is None:
+                raise CaredeskError(f"no workspace {workspace!r}")
+            admin.add_member(rt, Actor.system(), workspace_id=ws_id, agent_id=agent.id, role=Role(role))
+    except (CaredeskError, ValueError) as exc:
+        _fail(exc if isinstance(exc, CaredeskError) else CaredeskError(str(exc)))
+        return
+    typer.echo(f"agent {agent.id} {agent.email}")
+
+
+@admin_app.command("token")
+def create_token(
+    email: str, name: str = "cli", days: int = 90, read_only: bool = False, db: DbOption = None
+) -> None:
+    """Create an API token for an agent (printed once)."""
+    from caredesk.actions import admin  # noqa: PLC0415
+    from caredesk.actions.base import Actor  # noqa: PLC0415
+    from caredesk.storage import models as m  # noqa: PLC0415
+
+    rt = _open(db)
+    with rt.db.read() as session:
+        agent_id = session.scalar(sa.select(m.Agent.id).where(m.Agent.email == email.strip().lower()))
+    if agent_id is None:
+        _fail(CaredeskError(f"no agent {email}"))
+        return
+    token = admin.create_token(
+        rt,
+        Actor.system(),
+        agent_id=agent_id,
+        name=name,
+        days=days,
+        scopes=["read"] if read_only else ["read", "write"],
+    )
+    typer.echo(token)
+
+
+@admin_app.command("dead-letters")
+def dead_letters(retry: bool = False, db: DbOption = None) -> None:
+    """List events parked by a failing stage; --retry puts them back in the queue."""
+    from caredesk.pipeline.runner import Pipeline, retry_dead  # noqa: PLC0415
+    from caredesk.storage import models as m  # noqa: PLC0415
+
+    rt = _open(db)
+    with rt.db.read() as session:
+        rows = (
+            session.execute(sa.select(m.DeadLetter).where(m.DeadLetter.retried_at.is_(None))).scalars().all()
+        )
+    for row in rows:
+        typer.echo(f"spool {row.spool_id}  stage {row.stage}  {row.error}")
+    if retry:
+        n = retry_dead(rt)
+        result = Pipeline(rt).drain()
+        typer.echo(f"retried {n}: processed {result.processed}, parked again {result.dead}")
+
+
+def main() -> None:
+    try:
+        app()
+    except CaredeskError as exc:
+        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+        sys.exit(2)

@@ -1,0 +1,41 @@
+"""Settings from the command line and the environment. Read once, passed down; never read inside models."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secure_cookies: bool = False  # set CAREDESK_SECURE_COOKIES=1 behind HTTPS
+    max_body_bytes: int = 1_000_000
+    public_url: str = "http://127.0.0.1:8000"
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("CAREDESK_DATA_DIR", "data")).resolve()
+
+
+def load_settings(database_url: str | None = None, data_dir: Path | None = None) -> Settings:
+    data = data_dir or default_data_dir()
+    url = database_url or os.environ.get("CAREDESK_DATABASE_URL") or f"sqlite:///{data / 'caredesk.db'}"
+    host = os.environ.get("CAREDESK_HOST", "127.0.0.1")
+    port = int(os.environ.get("CAREDESK_PORT", "8000"))
+    return Settings(
+        database_url=url,
+        data_dir=data,
+        host=host,
+        port=port,
+        secure_cookies=os.environ.get("CAREDESK_SECURE_COOKIES", "") == "1",
+        public_url=os.environ.get("CAREDESK_PUBLIC_URL", f"http://{host}:{port}"),
+    )

@@ -1,0 +1,105 @@
+"""The connector contract: what every network integration declares and implements.
+
+A connector is a declared `ConnectorSpec` plus four operations: `verify()`, `fetch(cursor)`,
+`parse_webhook(headers, body)` and `send(reply)`. Its HTTP client and clock are injected, so tests run it
+against a local fake network and the sender/pollers never build clients themselves. Core code asks a
+connector's capabilities; it never branches on the network's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+
+from caredesk.domain.clock import Clock
+from caredesk.domain.errors import CaredeskError, ConnectorError
+from caredesk.domain.types import Capability, InboundEvent, LengthRule, OutboundReply, SendResult
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorSpec:
+    key: str  # registry key, stored on the channel
+    display_name: str
+    network: str  # what kind of account this is: identities of contacts are keyed by it
+    capabilities: frozenset[Capability]
+    length_rule: LengthRule
+    config_fields: tuple[str, ...] = ()  # non-secret settings an operator gives
+    credential_fields: tuple[str, ...] = ()  # secrets, stored encrypted
+    # True when the network drops a repeat of the same idempotency key, so an in-doubt send may be retried.
+    idempotent_send: bool = False
+    docs: str = ""  # where docs/connectors.md describes it
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelContext:
+    """What a connector knows of the channel it serves (credentials already decrypted)."""
+
+    id: int
+    own_account_id: str | None
+    config: Mapping[str, Any]
+    credentials: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class FetchResult:
+    events: list[InboundEvent]
+    cursor: dict[str, Any]
+
+
+@dataclass(slots=True)
+class WebhookResult:
+    events: list[InboundEvent] = field(default_factory=list)
+    # Some networks expect an answer of their own (a CRC challenge); None means a plain 200 "accepted".
+    response: dict[str, Any] | None = None
+
+
+class Connector:
+    spec: ClassVar[ConnectorSpec]
+
+    def __init__(self, channel: ChannelContext, *, http: httpx.Client, clock: Clock) -> None:
+        self.channel = channel
+        self.http = http
+        self.clock = clock
+
+    def has(self, capability: Capability) -> bool:
+        return capability in self.spec.capabilities
+
+    def verify(self) -> None:
+        """Check the credentials against the network; raise ConnectorError with a clear reason."""
+        raise CaredeskError(f"{self.spec.display_name} cannot verify credentials")
+
+    def fetch(self, cursor: dict[str, Any]) -> FetchResult:
+        raise CaredeskError(f"{self.spec.display_name} does not poll")
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookResult:
+        raise CaredeskError(f"{self.spec.display_name} does not receive webhooks")
+
+    def find_published(self, reply: OutboundReply) -> SendResult | None:
+        """After a crash mid-send: was this reply published? Networks without idempotency keys look it up."""
+        return None
+
+    def send(self, reply: OutboundReply) -> SendResult:
+        raise ConnectorError(f"{self.spec.display_name} channels cannot publish replies", retryable=False)
+
+
+def http_error(network: str, response: httpx.Response) -> ConnectorError:
+    """Turn a network's error answer into a clear, classified error (never echoing credentials)."""
+    status = response.status_code
+    detail = response.text[:300].strip()
+    retry_after: float | None = None
+    header = response.headers.get("retry-after")
+    if header:
+        try:
+            retry_after = max(0.0, float(header))
+        except ValueError:
+            retry_after = None
+    if status == 429:
+        return ConnectorError(
+            f"{network} rate limit reached (HTTP 429)", retryable=True, retry_after=retry_after
+        )
+    if status >= 500:
+        return ConnectorError(f"{network} is failing (HTTP {status}): {detail}", retryable=True)
+    return ConnectorError(f"{network} refused the request (HTTP {status}): {detail}", retryable=False)

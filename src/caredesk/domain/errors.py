@@ -1,0 +1,50 @@
+"""Errors the product raises on purpose. The API turns each into a 4xx with its message."""
+
+from __future__ import annotations
+
+
+class CaredeskError(Exception):
+    """Base class: a clear message for a person, safe to show (never holds secrets)."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(CaredeskError):
+    status_code = 422
+
+
+class NotFound(CaredeskError):
+    status_code = 404
+
+
+class Forbidden(CaredeskError):
+    status_code = 403
+
+
+class Unauthorized(CaredeskError):
+    status_code = 401
+
+
+class Conflict(CaredeskError):
+    status_code = 409
+
+
+class ConnectorError(CaredeskError):
+    """The network refused or failed. `retryable` says whether the sender may try again."""
+
+    status_code = 502
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class SignatureError(CaredeskError):
+    """A pushed webhook whose signature is missing, forged or too old."""
+
+    status_code = 401

@@ -1,0 +1,558 @@
+"""The named inbound stages. Each works on the whole batch, with one query per lookup where it can."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+
+from caredesk.domain.errors import InvalidInput
+from caredesk.domain.types import ACTIVE_STATUSES, Author, Direction, Status
+from caredesk.pipeline.core import Item, StageContext
+from caredesk.routing import priority as prio
+from caredesk.routing import sla as sla_rules
+from caredesk.routing.assign import WorkspaceRoster
+from caredesk.storage import models as m
+from caredesk.storage import stats
+from caredesk.triage.simple import SimpleTriager, TriageInput, Triager
+
+MAX_TEXT = 100_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+
+class Normalize:
+    name = "normalize"
+
+    def process(self, ctx: StageContext, items: list[Item]) -> None:
+        for item in items:
+            ev = item.event
+            if len(ev.text) > MAX_TEXT:
+                raise InvalidInput(f"message text longer than {MAX_TEXT} characters")
+            ev.text = _CONTROL.sub("", unicodedata.normalize("NFC", ev.text))
+            if ev.language:
+                ev.language = ev.language.lower()[:8]
+            own = item.channel.own_account_id
+            if own is not None and ev.author.id == own:
+                ev.direction = Direction.OUT
+
+
+class Dedupe:
+    """Drops what is already stored, and recognises our own published replies coming back."""
+
+    name = "dedupe"
+
+    def process(self, ctx: StageContext, items: list[Item]) -> None:
+        by_channel: dict[int, list[Item]] = defaultdict(list)
+        for item in items:
+            by_channel[item.channel.id].append(item)
+        for channel_id, group in by_channel.items():
+            ids = [i.event.external_id for i in group]
+            stored = set(
+                ctx.session.scalars(
+                    sa.select(m.Message.external_id).where(
+                        m.Message.channel_id == channel_id, m.Message.external_id.in_(ids)
+                    )
+                )
+            )
+            for item in group:
+                if item.event.external_id in stored:
+                    item.skip = "duplicate"
+        refs = [i.event.client_ref for i in items if i.live and i.event.client_ref]
+        if refs:
+            ours = {
+                msg.client_ref: msg
+                for msg in ctx.session.scalars(sa.select(m.Message).where(m.Message.client_ref.in_(refs)))
+            }
+            for item in items:
+                msg = ours.get(item.event.client_ref) if item.live and item.event.client_ref else None
+                if msg is not None:
+                    item.skip = "echo"
+                    if msg.external_id is None:  # the echo outran the sender's write-back
+                        msg.external_id = item.event.external_id
+                        msg.delivery = "sent"
+                        msg.sent_at = msg.sent_at or item.event.created_at
+                        ctx.touched.add(msg.conversation_id)
+
+
+class Triage:
+    name = "triage"
+
+    def __init__(self, triager: Triager | None = None) -> None:
+        self.triager = triager or SimpleTriager()
+
+    def process(self, ctx: StageContext, items: list[Item]) -> None:
+        live = [i for i in items if i.live and i.event.direction == Direction.IN]
+        results = self.triager.classify([TriageInput(i.event.text, i.event.language) for i in live])
+        for item, result in zip(live, results, strict=True):
+            item.triage = result
+
+
+class Identify:
+    """Finds or creates the contact behind each message (the author, or the recipient of our own post)."""
+
+    name = "identify"
+
+    def process(self, ctx: StageContext, items: list[Item]) -> None:
+        wanted: dict[tuple[int, str, str], None] = {}
+        people: list[tuple[Item, Author, list[tuple[str, str]]]] = []
+        for item in items:
+            if not item.live:
+                continue
+            person = item.event.author if item.event.direction == Direction.IN else item.event.recipient
+            if person is None or person.id == item.channel.own_account_id:
+                continue
+            keys = identity_keys(item.channel.network, person)
+            people.append((item, person, keys))
+            for kind, value in keys:
+                wanted[(item.channel.workspace_id, kind, value)] = None
+        if not people:
+            return
+        known: dict[tuple[int, str, str], m.ContactIdentity] = {}
+        by_ws: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        for ws, kind, value in wanted:
+            by_ws[ws].append((kind, value))
+        for ws, pairs in by_ws.items():
+            for start in range(0, len(pairs), 400):
+                chunk = pairs[start : start + 400]
+                rows = ctx.session.scalars(
+                    sa.select(m.ContactIdentity).where(
+                        m.ContactIdentity.workspace_id == ws,
+                        sa.tuple_(m.ContactIdentity.kind, m.ContactIdentity.value).in_(chunk),
+                    )
+                )
+                for row in rows:
+                    known[(ws, row.kind, row.value)] = row
+        contacts: dict[int, m.Contact] = {}
+        for item, person, keys in people:
+            ws = item.channel.workspace_id
+            found = [known[(ws, k, v)] for k, v in keys if (ws, k, v) in known]
+            if found:
+                contact = contacts.get(found[0].contact_id) or _resolve_merged(ctx, found[0].contact_id)
+            else:
+                contact = m.Contact(workspace_id=ws, name=person.name or person.handle, created_at=ctx.now)
+                ctx.session.add(contact)
+                ctx.session.flush()
+            contacts[contact.id] = contact
+            if not contact.name and (person.name or person.handle):
+                contact.name = person.name or person.handle
+            for kind, value in keys:
+                ident: m.ContactIdentity | None = known.get((ws, kind, value))
+                if ident is None:
+                    ident = m.ContactIdentity(
+                        workspace_id=ws,
+                        contact_id=contact.id,
+                        kind=kind,
+                        value=value,
+                        handle=person.handle if kind == item.channel.network else value,
+                        created_at=ctx.now,
+                    )
+                    ctx.session.add(ident)
+                    known[(ws, kind, value)] = ident
+                elif kind == item.channel.network and person.handle and ident.handle != person.handle:
+                    ident.handle = person.handle
+            item.contact = contact
+
+
+def identity_keys(network: str, person: Author) -> list[tuple[str, str]]:
+    keys = [(network, person.id.strip())]
+    if person.email:
+        keys.append(("email", person.email.strip().lower()))
+    if person.phone:
+        digits = re.sub(r"[^\d+]", "", person.phone)
+        if len(digits) >= 6:
+            keys.append(("phone", digits))
+    seen: set[tuple[str, str]] = set()
+    return [k for k in keys if not (k in seen or seen.add(k))]  # type: ignore[func-returns-value]
+
+
+def _resolve_merged(ctx: StageContext, contact_id: int) -> m.Contact:
+    contact = ctx.session.get(m.Contact, contact_id)
+    assert contact is not None
+    hops = 0
+    while contact.merged_into_id is not None and hops < 20:
+        nxt = ctx.session.get(m.Contact, contact.merged_into_id)
+        assert nxt is not None
+        contact, hops = nxt, hops + 1
+    return contact
+
+
+class Thread:
+    """Places each message in a conversation. Rules, first that applies (docs/architecture.md):
+
+    1. it answers a stored message (in_reply_to, then References) -> that conversation (reopened if resolved);
+    2. it belongs to a private thread with an active conversation -> that conversation;
+    3. stored messages answer it (it arrived after its replies) -> their conversation;
+    4. its contact has an active conversation on the same channel -> the most recent one;
+    5. otherwise a new conversation.
+    """
+
+    name = "thread"
+
+    def process(self, ctx: StageContext, items: list[Item]) -> None:
+        session = ctx.session
+        live = [i for i in items if i.live]
+        known = _Prefetch.load(ctx, live)
+        batch_msgs: dict[tuple[int, str], m.Conversation] = {}  # (channel, external id) -> conversation
+        batch_children: dict[tuple[int, str], m.Conversation] = {}  # (channel, in_reply_to) -> conversation
+        batch_threads: dict[tuple[int, str], m.Conversation] = {}
+        batch_contact: dict[tuple[int, int], m.Conversation] = {}  # (channel, contact) -> conversation
+        redirect: dict[int, m.Conversation] = {}  # id(dropped conversation) -> kept one
+
+        def final(conv: m.Conversation) -> m.Conversation:
+            while id(conv) in redirect:
+                conv = redirect[id(conv)]
+            return conv
+
+        for item in live:
+            ev, ch = item.event, item.channel
+            conv = None
+            refs = [r for r in [ev.in_reply_to, *reversed(ev.references)] if r]
+            for ref in refs:
+                conv = batch_msgs.get((ch.id, ref)) or known.message(ch.id, ref)
+                if conv is not None:
+                    break
+            if conv is None and ev.thread:
+                conv = batch_threads.get((ch.id, ev.thread)) or known.thread(ch.id, ev.thread)
+            children = batch_children.get((ch.id, ev.external_id)) or known.child(ch.id, ev.external_id)
+            if conv is None:
+                conv = children
+            elif children is not None and final(children) is not final(conv):
+                _merge(ctx, keep=final(conv), drop=final(children), redirect=redirect)
+            if conv is None and item.contact is not None:
+                conv = batch_contact.get((ch.id, item.contact.id)) or known.contact(ch.id, item.contact.id)
+            if conv is not None:
+                conv = final(conv)
+            if conv is None:
+                conv = m.Conversation(
+                    workspace_id=ch.workspace_id,
+                    channel_id=ch.id,
+                    contact_id=item.contact.id if item.contact else None,
+                    status=Status.OPEN.value,
+                    team_id=ch.team_id,
+                    is_public=ev.public,
+                    is_direct=not ev.listening,
+                    subject=ev.subject,
+                    last_message_at=ev.created_at,
+                    created_at=ctx.now,
+                    updated_at=ctx.now,
+                )
+                session.add(conv)
+                item.new_conversation = True
+            conv = final(conv)
+            item.conversation = conv
+            if ev.direction == Direction.IN and conv.contact_id is None and item.contact is not None:
+                conv.contact_id = item.contact.id  # a thread under the brand's own post gets its customer
+            batch_msgs[(ch.id, ev.external_id)] = conv
+            if ev.in_reply_to:
+                batch_children.setdefault((ch.id, ev.in_reply_to), conv)
+            if ev.thread:
+                batch_threads[(ch.id, ev.thread)] = conv
+            if item.contact is not None and conv.contact_id == item.contact.id:
+                batch_contact[(ch.id, item.contact.id)] = conv
+            if ev.direction == Direction.IN:
+                if not ev.listening:
+                    conv.is_direct = True
+                if conv.status == Status.RESOLVED.value:
+                    conv.status, conv.resolved_at, item.reopened = Status.OPEN.value, None, True
+                elif conv.status in (Status.PENDING.value, Status.SNOOZED.value):
+                    conv.status, conv.snoozed_until = Status.OPEN.value, None
+                if conv.language is None and item.triage.get("language"):
+                    conv.language = item.triage["language"]
+            conv.updated_at = ctx.now
+            conv.version = (conv.version or 1) + 1
+
+        session.flush()
+        for item in items:
+            if not item.live:
+                continue
+            assert item.conversation is not None
+            item.conversation = final(item.conversation)
+            ev = item.event
+            msg = m.Message(
+                workspace_id=item.channel.workspace_id,
+                conversation_id=item.conversation.id,
+                channel_id=item.channel.id,
+                direction=ev.direction.value,
+                is_public=ev.public,
+                contact_id=item.contact.id if item.contact and ev.direction == Direction.IN else None,
+                author_handle=ev.author.handle or ev.author.id,
+                author_name=ev.author.name,
+                external_id=ev.external_id,
+                in_reply_to=ev.in_reply_to,
+                thread=ev.thread,
+                references=list(ev.references),
+                text=ev.text,
+                language=item.triage.get("language"),
+                sentiment=item.triage.get("sentiment"),
+                triage=item.triage,
+                listening=ev.listening,
+                raw=ev.raw,
+                created_at=ev.created_at,
+                sent_at=ev.created_at if ev.direction == Direction.OUT else None,
+                received_at=ctx.now,
+            )
+            session.add(msg)
+            item.message = msg
+            ctx.touched.add(item.conversation.id)
+        session.flush()
+        stats.refresh(session, ctx.touched)
+
+
+class _Prefetch:
+    """What the thread rules need from storage, fetched for the whole batch in four queries."""
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+        # Keys hold what the database returns (nullable columns), looked up with the batch's own values.
+        self.by_message: dict[tuple[int, str | None], int] = {}
+        self.by_child: dict[tuple[int, str | None], int] = {}
+        self.by_thread: dict[tuple[int, str | None], int] = {}
+        self.by_contact: dict[tuple[int, int | None], int] = {}
+
+    @classmethod
+    def load(cls, ctx: StageContext, items: list[Item]) -> _Prefetch:
+        self = cls(ctx)
+        msg, conv = m.Message, m.Conversation
+        channels = sorted({i.channel.id for i in items})
+        refs = {r for i in items for r in [i.event.in_reply_to, *i.event.references] if r}
+        ids = {i.event.external_id for i in items}
+        threads = {i.event.thread for i in items if i.event.thread}
+        contacts = {i.contact.id for i in items if i.contact is not None and i.contact.id is not None}
+        for chunk in _chunks(sorted(refs)):
+            for ch, ext, cid in ctx.session.execute(
+                sa.select(msg.channel_id, msg.external_id, msg.conversation_id).where(
+                    msg.channel_id.in_(channels), msg.external_id.in_(chunk)
+                )
+            ):
+                self.by_message[(ch, ext)] = cid
+        for chunk in _chunks(sorted(ids)):
+            for ch, parent, cid in ctx.session.execute(
+                sa.select(msg.channel_id, msg.in_reply_to, msg.conversation_id).where(
+                    msg.channel_id.in_(channels), msg.in_reply_to.in_(chunk)
+                )
+            ):
+                self.by_child.setdefault((ch, parent), cid)
+        for chunk in _chunks(sorted(threads)):
+            for ch, thread, cid in ctx.session.execute(
+                sa.select(msg.channel_id, msg.thread, msg.conversation_id)
+                .join(conv, conv.id == msg.conversation_id)
+                .where(msg.channel_id.in_(channels), msg.thread.in_(chunk), conv.status.in_(_ACTIVE))
+                .order_by(msg.created_at)
+            ):
+                self.by_thread[(ch, thread)] = cid  # the newest wins
+        for chunk in _chunks(sorted(contacts)):
+            for ch, contact, cid in ctx.session.execute(
+                sa.select(conv.channel_id, conv.contact_id, conv.id)
+                .where(conv.channel_id.in_(channels), conv.contact_id.in_(chunk), conv.status.in_(_ACTIVE))
+                .order_by(conv.last_message_at, conv.id)
+            ):
+                self.by_contact[(ch, contact)] = cid  # the most recent wins
+        return self
+
+    def _get(self, cid: int | None) -> m.Conversation | None:
+        return self.ctx.session.get(m.Conversation, cid) if cid is not None else None
+
+    def message(self, channel_id: int, external_id: str) -> m.Conversation | None:
+        return self._get(self.by_message.get((channel_id, external_id)))
+
+    def child(self, channel_id: int, external_id: str) -> m.Conversation | None:
+        return self._get(self.by_child.get((channel_id, external_id)))
+
+    def thread(self, channel_id: int, thread: str) -> m.Conversation | None:
+        return self._get(self.by_thread.get((channel_id, thread)))
+
+    def contact(self, channel_id: int, contact_id: int) -> m.Conversation | None:
+        return self._get(self.by_contact.get((channel_id, contact_id)))
+
+
+def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _merge(
+    ctx: StageContext, *, keep: m.Conversation, drop: m.Conversation, redirect: dict[int, m.Conversation]
+) -> None:
+    """Fold `drop` into `keep` (a message arrived that links two conversations)."""
+    session = ctx.session
+    redirect[id(drop)] = keep
+    session.flush()
+    if drop.id is None or keep.id is None:
+        return
+    for model in (m.Message, m.Note, m.Outbox):
+        session.execute(
+            sa.update(model).where(model.conversation_id == drop.id).values(conversation_id=keep.id)
+        )
+    kept_tags = set(
+        session.scalars(
+            sa.select(m.ConversationTag.tag_id).where(m.ConversationTag.conversation_id == keep.id)
+        )
+    )
+    for tag_id in session.scalars(
+        sa.select(m.ConversationTag.tag_id).where(m.ConversationTag.conversation_id == drop.id)
+    ):
+        if tag_id not in kept_tags:
+            session.add(m.ConversationTag(conversation_id=keep.id, tag_id=tag_id))
+    session.execute(sa.delete(m.ConversationTag).where(m.ConversationTag.conversation_id == drop.id))
+    keep.assignee_id = keep.assignee_id or drop.assignee_id
+    ctx.touched.discard(drop.id)
+    ctx.touched.add(keep.id)
+    ctx.notifications.append(("conversation.merged", {"id": keep.id, "merged": drop.id}))
+    session.add(
+        m.Event(
+            workspace_id=keep.workspace_id,
+            at=ctx.now,
+            kind="conversation.merged",
+            actor_type="system",
+            conversation_id=keep.id,
+            data={"merged_conversation_id": drop.id},
+        )
+    )
+    session.flush()
+    session.delete(drop)
+
+
+class Prioritize:
+    name = "prioritize"
+
+    def process(self, ctx: StageContext, items: list[Item]) -> None:
+        latest: dict[int, Item] = {}
+        for item in items:
+            if item.live and item.event.direction == Direction.IN and item.conversation is not None:
+                latest[item.conversation.id] = item
+        for item in latest.values():
+            conv = item.conversation
+            assert conv is not None
+            conv.priority, conv.priority_reasons = prio.score(
+                prio.PriorityInput(
+                    is_public=item.event.public,
+                    is_direct=conv.is_direct,
+                    sentiment=item.triage.get("sentiment"),
+                    waiting_count=conv.waiting_count,
+                )
+            )
+
+
+class Route:
+    name = "route"
+
+    def process(self, ctx: StageContext, items: list[Item]) -> None:
+        rosters: dict[int, WorkspaceRoster] = {}
+        seen: set[int] = set()
+        for item in items:
+            conv = item.conversation
+            if not item.live or conv is None or conv.id in seen or item.event.direction != Direction.IN:
+                continue
+            seen.add(conv.id)
+            if conv.assignee_id is not None or conv.status != Status.OPEN.value:
+                continue
+            roster = rosters.get(conv.workspace_id)
+            if roster is None:
+                roster = rosters[conv.workspace_id] = WorkspaceRoster.load(ctx.session, conv.workspace_id)
+            agent_id = roster.choose(
+                team_id=conv.team_id,
+                language=conv.language,
+                sticky_agent_id=_previous_owner(ctx, conv),
+            )
+            if agent_id is None:
+                continue
+            conv.assignee_id = agent_id
+            ctx.session.add(
+                m.Event(
+                    workspace_id=conv.workspace_id,
+                    at=ctx.now,
+                    kind="conversation.assigned",
+                    actor_type="system",
+                    conversation_id=conv.id,
+                    data={"assignee_id": agent_id, "by": "routing"},
+                )
+            )
+
+
+def _previous_owner(ctx: StageContext, conv: m.Conversation) -> int | None:
+    return ctx.session.scalar(
+        sa.select(m.Conversation.assignee_id)
+        .where(
+            m.Conversation.contact_id == conv.contact_id,
+            m.Conversation.id != conv.id,
+            m.Conversation.assignee_id.is_not(None),
+        )
+        .order_by(m.Conversation.last_message_at.desc())
+        .limit(1)
+    )
+
+
+class StartSla:
+    name = "sla"
+
+    def process(self, ctx: StageContext, items: list[Item]) -> None:
+        policies: dict[int, list[m.SlaPolicy]] = {}
+        for cid in sorted(ctx.touched):
+            conv = ctx.session.get(m.Conversation, cid)
+            if conv is None:
+                continue
+            if conv.workspace_id not in policies:
+                policies[conv.workspace_id] = sla_rules.policies_for(ctx.session, conv.workspace_id)
+            sla_rules.apply(conv, policies[conv.workspace_id])
+
+
+class Record:
+    """Writes what happened to the event log and queues live notifications."""
+
+    name = "record"
+
+    def process(self, ctx: StageContext, items: list[Item]) -> None:
+        rows: list[dict[str, Any]] = []
+        for item in items:
+            if not item.live or item.message is None or item.conversation is None:
+                continue
+            conv, ev = item.conversation, item.event
+            if item.new_conversation:
+                rows.append(_event(ctx, conv, "conversation.created", None, channel_id=conv.channel_id))
+            if item.reopened:
+                rows.append(_event(ctx, conv, "conversation.reopened", None))
+            rows.append(
+                _event(
+                    ctx,
+                    conv,
+                    "message.received" if ev.direction == Direction.IN else "message.outbound_seen",
+                    item.message.id,
+                    direction=ev.direction.value,
+                )
+            )
+        if rows:
+            ctx.session.execute(sa.insert(m.Event), rows)
+        if ctx.touched:
+            ctx.notifications.append(("conversations.changed", {"ids": sorted(ctx.touched)}))
+
+
+def _event(
+    ctx: StageContext, conv: m.Conversation, kind: str, message_id: int | None, **data: Any
+) -> dict[str, Any]:
+    return {
+        "workspace_id": conv.workspace_id,
+        "at": ctx.now,
+        "kind": kind,
+        "actor_type": "system",
+        "actor_id": None,
+        "conversation_id": conv.id,
+        "message_id": message_id,
+        "data": data,
+    }
+
+
+def default_stages(triager: Triager | None = None) -> tuple[Any, ...]:
+    return (
+        Normalize(),
+        Dedupe(),
+        Triage(triager),
+        Identify(),
+        Thread(),
+        Prioritize(),
+        Route(),
+        StartSla(),
+        Record(),
+    )

@@ -1,0 +1,1 @@
+"""caredesk.security"""

@@ -1,0 +1,383 @@
+"""Tables. One code path for SQLite and PostgreSQL; Alembic migrations are generated from these.
+
+Naming: every table has an integer `id`; times are timezone-aware UTC (`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, always returns timezone-aware UTC (SQLite keeps no zone of its own)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to storage; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+def _fk(target: str, *, nullable: bool = False, ondelete: str | None = None) -> Mapped[Any]:
+    return mapped_column(sa.ForeignKey(target, ondelete=ondelete), nullable=nullable, index=True)
+
+
+# --- tenancy and people -------------------------------------------------------------------------
+
+
+class Workspace(Base):
+    """A brand. One deployment serves many; every other row belongs to exactly one."""
+
+    __tablename__ = "workspaces"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class Agent(Base):
+    """A person who logs in. Their role is per workspace (Membership)."""
+
+    __tablename__ = "agents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    signature: Mapped[str] = mapped_column(sa.String(32), default="")  # e.g. "CK", appended as ^CK on X
+    password_hash: Mapped[str | None] = mapped_column(sa.String(200))
+    is_superadmin: Mapped[bool] = mapped_column(default=False)  # may create workspaces
+    languages: Mapped[list[Any]] = mapped_column(default=list)
+    skills: Mapped[list[Any]] = mapped_column(default=list)
+    max_concurrent: Mapped[int] = mapped_column(default=12)
+    presence: Mapped[str] = mapped_column(sa.String(16), default="offline")
+    presence_changed_at: Mapped[datetime | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "agent_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _fk("workspaces.id")
+    agent_id: Mapped[int] = _fk("agents.id")
+    role: Mapped[str] = mapped_column(sa.String(16))
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _fk("workspaces.id")
+    name: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime]
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+    __table_args__ = (sa.UniqueConstraint("team_id", "agent_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = _fk("teams.id")
+    agent_id: Mapped[int] = _fk("agents.id")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = _fk("agents.id")
+    name: Mapped[str] = mapped_column(sa.String(200))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)  # sha256 hex; the token is shown once
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+
+class WebSession(Base):
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = _fk("agents.id")
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(sa.String(64))
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+
+# --- channels and intake ------------------------------------------------------------------------
+
+
+class Channel(Base):
+    """A network account a workspace answers from (an X handle, a page, a mailbox, a webhook source)."""
+
+    __tablename__ = "channels"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _fk("workspaces.id")
+    connector: Mapped[str] = mapped_column(sa.String(32))  # registry key of the connector
+    network: Mapped[str] = mapped_column(sa.String(32))  # "x", "mastodon", "email", "webhook"...
+    name: Mapped[str] = mapped_column(sa.String(200))
+    own_account_id: Mapped[str | None] = mapped_column(sa.String(200))  # the brand's id on the network
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)  # non-secret settings
+    credentials_encrypted: Mapped[str | None] = mapped_column(sa.Text)  # see security/secrets.py
+    capabilities: Mapped[list[Any]] = mapped_column(default=list)
+    cursor: Mapped[dict[str, Any]] = mapped_column(default=dict)  # where polling resumes
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(64))  # the one poller of this channel
+    lease_until: Mapped[datetime | None]
+    team_id: Mapped[int | None] = _fk("teams.id", nullable=True)  # default team for new conversations
+    enabled: Mapped[bool] = mapped_column(default=True)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+
+
+class SpoolEvent(Base):
+    """Each accepted inbound event, written before it is acknowledged; unique on (channel, external id)."""
+
+    __tablename__ = "spool"
+    __table_args__ = (
+        sa.UniqueConstraint("channel_id", "external_id"),
+        sa.Index("ix_spool_pending", "status", "id"),
+    )
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(sa.ForeignKey("channels.id"))
+    external_id: Mapped[str] = mapped_column(sa.String(255))
+    payload: Mapped[dict[str, Any]]  # the normalized event (connectors' InboundEvent as JSON)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    spool_id: Mapped[int] = mapped_column(sa.ForeignKey("spool.id"), index=True)
+    stage: Mapped[str] = mapped_column(sa.String(64))
+    error: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+    retried_at: Mapped[datetime | None]
+
+
+# --- contacts, conversations, messages ----------------------------------------------------------
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _fk("workspaces.id")
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    merged_into_id: Mapped[int | None] = _fk("contacts.id", nullable=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    identities: Mapped[list[ContactIdentity]] = relationship(back_populates="contact", lazy="raise")
+
+
+class ContactIdentity(Base):
+    """One handle of a contact: an X user id, an email address, a phone number... unique per workspace."""
+
+    __tablename__ = "contact_identities"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "kind", "value"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    contact_id: Mapped[int] = _fk("contacts.id")
+    kind: Mapped[str] = mapped_column(sa.String(32))  # a network key, or "email" / "phone"
+    value: Mapped[str] = mapped_column(sa.String(320))  # the network's stable id, normalized
+    handle: Mapped[str | None] = mapped_column(sa.String(320))  # the visible @name or address
+    created_at: Mapped[datetime]
+    contact: Mapped[Contact] = relationship(back_populates="identities", lazy="raise")
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        sa.Index("ix_conversations_queue", "workspace_id", "status", "priority", "id"),
+        sa.Index("ix_conversations_recent", "workspace_id", "last_message_at", "id"),
+        sa.Index("ix_conversations_contact_channel", "contact_id", "channel_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    channel_id: Mapped[int] = _fk("channels.id")
+    # NULL only while a thread started by the brand's own post has no customer message yet.
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id"))
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")
+    priority: Mapped[int] = mapped_column(default=0)  # 0..100, higher first
+    priority_reasons: Mapped[list[Any]] = mapped_column(default=list)
+    assignee_id: Mapped[int | None] = _fk("agents.id", nullable=True)
+    team_id: Mapped[int | None] = _fk("teams.id", nullable=True)
+    is_public: Mapped[bool] = mapped_column(
+        default=True
+    )  # where it started: a public post or a private thread
+    is_direct: Mapped[bool] = mapped_column(
+        default=True
+    )  # addressed to the brand (False: found by listening)
+    subject: Mapped[str | None] = mapped_column(sa.String(500))
+    language: Mapped[str | None] = mapped_column(sa.String(8))
+    first_inbound_at: Mapped[datetime | None]
+    first_reply_at: Mapped[datetime | None]  # first agent reply published after first_inbound_at
+    last_inbound_at: Mapped[datetime | None]
+    last_outbound_at: Mapped[datetime | None]
+    last_message_at: Mapped[datetime]
+    waiting_since: Mapped[datetime | None]  # oldest customer message not yet answered
+    waiting_count: Mapped[int] = mapped_column(default=0)  # customer messages since the last reply
+    snoozed_until: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    sla_policy_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sla_policies.id"))
+    first_reply_due_at: Mapped[datetime | None]
+    next_reply_due_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None]
+    message_count: Mapped[int] = mapped_column(default=0)
+    version: Mapped[int] = mapped_column(default=1)  # bumped on every change (collision guard, caches)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.UniqueConstraint("channel_id", "external_id"),
+        sa.Index("ix_messages_conversation", "conversation_id", "created_at"),
+        sa.Index("ix_messages_channel_reply", "channel_id", "in_reply_to"),
+        sa.Index("ix_messages_channel_thread", "channel_id", "thread"),
+    )
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    conversation_id: Mapped[int] = mapped_column(sa.ForeignKey("conversations.id"))
+    channel_id: Mapped[int] = mapped_column(sa.ForeignKey("channels.id"))
+    direction: Mapped[str] = mapped_column(sa.String(4))
+    is_public: Mapped[bool] = mapped_column(default=True)
+    is_automatic: Mapped[bool] = mapped_column(default=False)  # auto-acknowledgements: not a reply in KPIs
+    contact_id: Mapped[int | None] = _fk("contacts.id", nullable=True)  # author, inbound
+    agent_id: Mapped[int | None] = _fk("agents.id", nullable=True)  # author, outbound from caredesk
+    author_handle: Mapped[str | None] = mapped_column(sa.String(320))
+    author_name: Mapped[str | None] = mapped_column(sa.String(200))
+    external_id: Mapped[str | None] = mapped_column(sa.String(255))  # NULL until a reply is published
+    in_reply_to: Mapped[str | None] = mapped_column(sa.String(255))
+    thread: Mapped[str | None] = mapped_column(sa.String(255))
+    references: Mapped[list[Any]] = mapped_column(default=list)
+    client_ref: Mapped[str | None] = mapped_column(sa.String(64), unique=True)  # idempotency key of a reply
+    text: Mapped[str] = mapped_column(sa.Text)
+    language: Mapped[str | None] = mapped_column(sa.String(8))
+    sentiment: Mapped[str | None] = mapped_column(sa.String(8))
+    triage: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    listening: Mapped[bool] = mapped_column(default=False)
+    delivery: Mapped[str | None] = mapped_column(sa.String(16))  # outbound: queued / sending / sent / failed
+    delivery_error: Mapped[str | None] = mapped_column(sa.Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]  # the network's time for inbound; when the agent sent, for replies
+    sent_at: Mapped[datetime | None]  # outbound: when the network accepted it
+    received_at: Mapped[datetime]
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = _fk("conversations.id")
+    agent_id: Mapped[int] = mapped_column(sa.ForeignKey("agents.id"))
+    text: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    name: Mapped[str] = mapped_column(sa.String(64))
+
+
+class ConversationTag(Base):
+    __tablename__ = "conversation_tags"
+    conversation_id: Mapped[int] = mapped_column(sa.ForeignKey("conversations.id"), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(sa.ForeignKey("tags.id"), primary_key=True, index=True)
+
+
+class SlaPolicy(Base):
+    """Targets in minutes. `match` narrows where it applies; the lowest `position` that matches wins."""
+
+    __tablename__ = "sla_policies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _fk("workspaces.id")
+    name: Mapped[str] = mapped_column(sa.String(200))
+    position: Mapped[int] = mapped_column(default=0)
+    match: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    first_reply_minutes: Mapped[int | None]
+    next_reply_minutes: Mapped[int | None]
+    resolution_minutes: Mapped[int | None]
+    business_hours: Mapped[bool] = mapped_column(default=False)
+
+
+class Outbox(Base):
+    """A reply waiting to be published. The sender claims it, publishes once, writes the network's id back."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    channel_id: Mapped[int] = mapped_column(sa.ForeignKey("channels.id"))
+    conversation_id: Mapped[int] = mapped_column(sa.ForeignKey("conversations.id"))
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("messages.id"), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    request: Mapped[dict[str, Any]]  # the OutboundReply, as JSON
+    status: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class Event(Base):
+    """Append-only log of what happened, who did it and when: the audit trail and the reporting source.
+
+    Rows are never updated or deleted by the product (triggers in the migration refuse it).
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (sa.Index("ix_events_ws_at", "workspace_id", "at"),)
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    workspace_id: Mapped[int | None] = mapped_column(sa.ForeignKey("workspaces.id"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(sa.String(64))
+    actor_type: Mapped[str] = mapped_column(sa.String(16))  # agent / system / customer / token
+    actor_id: Mapped[int | None]
+    conversation_id: Mapped[int | None] = mapped_column(index=True)
+    message_id: Mapped[int | None]
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,281 @@
+"""Read side: the inbox list (filters, keyset pagination) and a conversation with its contact's history."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from caredesk.domain.errors import InvalidInput
+from caredesk.domain.types import Status
+from caredesk.storage import models as m
+
+C = m.Conversation
+
+# sort name -> ((column, descending), ...); the last column is unique so pages never overlap or skip.
+SORTS: dict[str, tuple[tuple[Any, bool], ...]] = {
+    "priority": ((C.priority, True), (C.id, False)),
+    "newest": ((C.last_message_at, True), (C.id, True)),
+    "oldest": ((C.last_message_at, False), (C.id, False)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationFilter:
+    workspace_id: int
+    statuses: tuple[str, ...] = ()
+    assignee_id: int | None = None
+    unassigned: bool = False
+    team_id: int | None = None
+    channel_id: int | None = None
+    min_priority: int | None = None
+    language: str | None = None
+    tag: str | None = None
+    text: str | None = None
+
+
+def encode_cursor(values: list[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: tuple[tuple[Any, bool], ...]) -> list[Any]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(raw, list) or len(raw) != len(sort):
+            raise ValueError
+        out = []
+        for (col, _desc), value in zip(sort, raw, strict=True):
+            if isinstance(col.type, m.UTCDateTime):
+                out.append(datetime.fromisoformat(value))
+            elif isinstance(value, int) and not isinstance(value, bool):
+                out.append(value)
+            else:
+                raise ValueError
+        return out
+    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidInput("cursor is not valid (use the next_cursor of a previous page)") from None
+
+
+def _after(sort: tuple[tuple[Any, bool], ...], values: list[Any]) -> sa.ColumnElement[bool]:
+    """Rows strictly after `values` in the sort order (mixed directions allowed)."""
+    clauses = []
+    for i, (col, desc) in enumerate(sort):
+        equal = [sort[j][0] == values[j] for j in range(i)]
+        beyond = col < values[i] if desc else col > values[i]
+        clauses.append(sa.and_(*equal, beyond))
+    return sa.or_(*clauses)
+
+
+def list_conversations(
+    session: Session,
+    f: ConversationFilter,
+    *,
+    sort: str = "priority",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    if sort not in SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}")
+    order = SORTS[sort]
+    query = (
+        sa.select(
+            C,
+            m.Contact.name.label("contact_name"),
+            m.Channel.name.label("channel_name"),
+            m.Channel.network.label("network"),
+        )
+        .outerjoin(m.Contact, m.Contact.id == C.contact_id)
+        .join(m.Channel, m.Channel.id == C.channel_id)
+        .where(C.workspace_id == f.workspace_id)
+    )
+    if f.statuses:
+        bad = set(f.statuses) - {s.value for s in Status}
+        if bad:
+            raise InvalidInput(f"unknown status {', '.join(sorted(bad))}")
+        query = query.where(C.status.in_(f.statuses))
+    if f.unassigned:
+        query = query.where(C.assignee_id.is_(None))
+    elif f.assignee_id is not None:
+        query = query.where(C.assignee_id == f.assignee_id)
+    if f.team_id is not None:
+        query = query.where(C.team_id == f.team_id)
+    if f.channel_id is not None:
+        query = query.where(C.channel_id == f.channel_id)
+    if f.min_priority is not None:
+        query = query.where(C.priority >= f.min_priority)
+    if f.language:
+        query = query.where(C.language == f.language.lower())
+    if f.tag:
+        query = query.where(
+            sa.exists().where(
+                m.ConversationTag.conversation_id == C.id,
+                m.ConversationTag.tag_id == m.Tag.id,
+                m.Tag.name == f.tag.lower(),
+                m.Tag.workspace_id == f.workspace_id,
+            )
+        )
+    if f.text:
+        pattern = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            sa.or_(
+                m.Contact.name.ilike(pattern, escape="\\"),
+                sa.exists().where(
+                    m.Message.conversation_id == C.id, m.Message.text.ilike(pattern, escape="\\")
+                ),
+            )
+        )
+    if cursor:
+        query = query.where(_after(order, decode_cursor(cursor, order)))
+    query = query.order_by(*[col.desc() if desc else col.asc() for col, desc in order]).limit(limit + 1)
+    rows = session.execute(query).all()
+    page = rows[:limit]
+    tags = _tags_for(session, [r[0].id for r in page])
+    items = [
+        conversation_summary(r[0], r.contact_name, r.channel_name, r.network, tags.get(r[0].id, []))
+        for r in page
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1][0]
+        next_cursor = encode_cursor([getattr(last, col.key) for col, _ in order])
+    return items, next_cursor
+
+
+def _tags_for(session: Session, ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    if not ids:
+        return out
+    for cid, name in session.execute(
+        sa.select(m.ConversationTag.conversation_id, m.Tag.name)
+        .join(m.Tag, m.Tag.id == m.ConversationTag.tag_id)
+        .where(m.ConversationTag.conversation_id.in_(ids))
+        .order_by(m.Tag.name)
+    ):
+        out.setdefault(cid, []).append(name)
+    return out
+
+
+def conversation_summary(
+    c: m.Conversation, contact_name: str | None, channel_name: str, network: str, tags: list[str]
+) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "workspace_id": c.workspace_id,
+        "channel_id": c.channel_id,
+        "channel_name": channel_name,
+        "network": network,
+        "contact_id": c.contact_id,
+        "contact_name": contact_name,
+        "status": c.status,
+        "priority": c.priority,
+        "priority_reasons": c.priority_reasons,
+        "assignee_id": c.assignee_id,
+        "team_id": c.team_id,
+        "is_public": c.is_public,
+        "is_direct": c.is_direct,
+        "subject": c.subject,
+        "language": c.language,
+        "first_inbound_at": c.first_inbound_at,
+        "first_reply_at": c.first_reply_at,
+        "last_message_at": c.last_message_at,
+        "waiting_since": c.waiting_since,
+        "waiting_count": c.waiting_count,
+        "first_reply_due_at": c.first_reply_due_at,
+        "next_reply_due_at": c.next_reply_due_at,
+        "snoozed_until": c.snoozed_until,
+        "resolved_at": c.resolved_at,
+        "message_count": c.message_count,
+        "tags": tags,
+        "version": c.version,
+    }
+
+
+def message_view(msg: m.Message) -> dict[str, Any]:
+    return {
+        "id": msg.id,
+        "conversation_id": msg.conversation_id,
+        "channel_id": msg.channel_id,
+        "direction": msg.direction,
+        "is_public": msg.is_public,
+        "is_automatic": msg.is_automatic,
+        "author_handle": msg.author_handle,
+        "author_name": msg.author_name,
+        "agent_id": msg.agent_id,
+        "external_id": msg.external_id,
+        "in_reply_to": msg.in_reply_to,
+        "text": msg.text,
+        "language": msg.language,
+        "sentiment": msg.sentiment,
+        "triage": msg.triage,
+        "listening": msg.listening,
+        "delivery": msg.delivery,
+        "delivery_error": msg.delivery_error,
+        "created_at": msg.created_at,
+        "sent_at": msg.sent_at,
+    }
+
+
+HISTORY_LIMIT = 200
+
+
+def conversation_detail(session: Session, conv: m.Conversation) -> dict[str, Any]:
+    channel = session.get(m.Channel, conv.channel_id)
+    assert channel is not None
+    contact = session.get(m.Contact, conv.contact_id) if conv.contact_id else None
+    summary = conversation_summary(
+        conv,
+        contact.name if contact else None,
+        channel.name,
+        channel.network,
+        _tags_for(session, [conv.id]).get(conv.id, []),
+    )
+    messages = session.scalars(
+        sa.select(m.Message)
+        .where(m.Message.conversation_id == conv.id)
+        .order_by(m.Message.created_at, m.Message.id)
+    )
+    notes = session.execute(
+        sa.select(m.Note, m.Agent.name)
+        .join(m.Agent, m.Agent.id == m.Note.agent_id)
+        .where(m.Note.conversation_id == conv.id)
+        .order_by(m.Note.created_at)
+    )
+    history: list[dict[str, Any]] = []
+    identities: list[dict[str, Any]] = []
+    if contact is not None:
+        identities = [
+            {"kind": i.kind, "value": i.value, "handle": i.handle}
+            for i in session.scalars(
+                sa.select(m.ContactIdentity).where(m.ContactIdentity.contact_id == contact.id)
+            )
+        ]
+        others = session.scalars(
+            sa.select(m.Message)
+            .join(C, C.id == m.Message.conversation_id)
+            .where(C.contact_id == contact.id, C.id != conv.id)
+            .order_by(m.Message.created_at.desc(), m.Message.id.desc())
+            .limit(HISTORY_LIMIT)
+        )
+        history = [message_view(x) for x in reversed(list(others))]
+    return {
+        **summary,
+        "contact": {"id": contact.id, "name": contact.name, "identities": identities} if contact else None,
+        "messages": [message_view(x) for x in messages],
+        "notes": [
+            {
+                "id": n.id,
+                "agent_id": n.agent_id,
+                "agent_name": name,
+                "text": n.text,
+                "created_at": n.created_at,
+            }
+            for n, name in notes
+        ],
+        "history": history,
+    }

@@ -1,0 +1,77 @@
+"""The worker loops: intake pipeline, reply sender, timers. In the embedded setup they run as threads
+of the server process; `caredesk worker` runs them in a process of their own (many may run on PostgreSQL)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from caredesk.actions.conversations import release_snoozed
+from caredesk.pipeline.runner import Pipeline
+from caredesk.runtime import Runtime
+from caredesk.workers.sender import Sender
+
+log = logging.getLogger(__name__)
+
+
+class Workers:
+    def __init__(self, rt: Runtime, *, idle_wait: float = 1.0) -> None:
+        self.rt = rt
+        self.idle_wait = idle_wait
+        self.stop_event = threading.Event()
+        self.pipeline = Pipeline(rt)
+        self.sender = Sender(rt)
+        self._threads: list[threading.Thread] = []
+
+    def _loop(self, name: str, step: Callable[[], int], wake: threading.Event | None, period: float) -> None:
+        failures = 0
+        while not self.stop_event.is_set():
+            try:
+                did = step()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("%s worker step failed (%d in a row)", name, failures)
+                did = 0
+                self.stop_event.wait(min(30.0, 0.5 * 2**failures))
+                continue
+            if did:
+                continue
+            if wake is not None:
+                wake.wait(period)
+                wake.clear()
+            else:
+                self.stop_event.wait(period)
+
+    def start(self) -> None:
+        specs = [
+            ("intake", lambda: self.pipeline.run_once().processed, self.rt.intake_ready, self.idle_wait),
+            ("sender", self.sender.run_once, self.rt.outbox_ready, self.idle_wait),
+            ("timers", lambda: release_snoozed(self.rt) and 0, None, 30.0),
+        ]
+        for name, step, wake, period in specs:
+            thread = threading.Thread(
+                target=self._loop, args=(name, step, wake, period), name=f"caredesk-{name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        self.rt.intake_ready.set()
+        self.rt.outbox_ready.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def run_forever(self) -> None:
+        self.start()
+        try:
+            while not self.stop_event.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
