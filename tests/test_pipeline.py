@@ -181,7 +181,8 @@ def test_contact_identities_link_handles_and_email(rt: Runtime, world: World) ->
         contacts = list(s.scalars(sa.select(m.Contact)))
         identities = {(i.kind, i.value) for i in s.scalars(sa.select(m.ContactIdentity))}
     assert len(contacts) == 1
-    assert identities == {("webhook", "u-1"), ("webhook", "u-2"), ("email", "sam@example.com")}
+    kind = f"webhook:{world.channel.id}"  # generic sources: ids mean something only within their channel
+    assert identities == {(kind, "u-1"), (kind, "u-2"), ("email", "sam@example.com")}
 
 
 def test_own_messages_are_outbound_and_echo_of_a_sent_reply_is_not_a_customer_message(
@@ -255,3 +256,23 @@ def test_normalize_refuses_oversized_text_and_strips_controls(rt: Runtime, world
         dead = s.scalar(sa.select(sa.func.count()).select_from(m.DeadLetter))
     assert text == "nullbyte and bell ok"
     assert dead == (1 if bad else 0)
+
+
+def test_conversation_created_once_when_a_new_one_is_folded_into_an_old_one_in_the_same_batch(
+    rt: Runtime, world: World
+) -> None:
+    ingest(rt, world, ev("f1", "root", author="ida"))
+    # One batch: a reply to a message not seen yet (opens a conversation), then that message, which answers f1.
+    ingest(
+        rt,
+        world,
+        ev("f3", "late reply", author="ida", minutes=9, in_reply_to="f2"),
+        ev("f2", "middle", author="ida", minutes=5, in_reply_to="f1"),
+    )
+    assert conv_of(rt, world, "f1") == conv_of(rt, world, "f2") == conv_of(rt, world, "f3")
+    with rt.db.read() as s:
+        created = s.scalar(
+            sa.select(sa.func.count()).select_from(m.Event).where(m.Event.kind == "conversation.created")
+        )
+        conversations = s.scalar(sa.select(sa.func.count()).select_from(m.Conversation))
+    assert (created, conversations) == (1, 1)

@@ -237,6 +237,29 @@ def create_channel(
     return channel
 
 
+def update_channel_config(rt: Runtime, actor: Actor, channel_id: int, config: dict[str, Any]) -> m.Channel:
+    """Change a channel's non-secret settings (only the connector's declared fields)."""
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        channel: m.Channel = get_or_404(session, m.Channel, channel_id, "channel")
+        require(session, actor, channel.workspace_id, Role.ADMIN)
+        spec = registry.get(channel.connector).spec
+        unknown = set(config) - set(spec.config_fields)
+        if unknown:
+            raise InvalidInput(f"unknown settings for {spec.display_name}: {', '.join(sorted(unknown))}")
+        channel.config = {**(channel.config or {}), **config}
+        record(
+            session,
+            actor,
+            "channel.updated",
+            workspace_id=channel.workspace_id,
+            at=now,
+            channel_id=channel.id,
+            fields=sorted(config),
+        )
+    return channel
+
+
 def create_token(
     rt: Runtime,
     actor: Actor,

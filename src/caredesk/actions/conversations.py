@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from caredesk.actions.base import Actor, get_or_404, record, require
 from caredesk.connectors import registry
-from caredesk.domain.errors import Conflict, InvalidInput
-from caredesk.domain.types import Capability, OutboundReply, Role, Status
+from caredesk.connectors.base import identity_kind
+from caredesk.domain.errors import Conflict, InvalidInput, NotFound
+from caredesk.domain.types import Capability, OutboundReply, OutboxStatus, Role, Status
 from caredesk.routing import sla as sla_rules
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
@@ -166,9 +167,10 @@ def _reply_target(
 
 
 def _recipient(session: Session, conv: m.Conversation, channel: m.Channel) -> str | None:
+    kind = identity_kind(registry.get(channel.connector).spec, channel.id)
     return session.scalar(
         sa.select(m.ContactIdentity.value)
-        .where(m.ContactIdentity.contact_id == conv.contact_id, m.ContactIdentity.kind == channel.network)
+        .where(m.ContactIdentity.contact_id == conv.contact_id, m.ContactIdentity.kind == kind)
         .limit(1)
     )
 
@@ -384,13 +386,13 @@ def tags_of(session: Session, conversation_id: int) -> list[str]:
 
 def merge_contacts(rt: Runtime, actor: Actor, source_id: int, target_id: int) -> m.Contact:
     """Fold contact `source` into `target`: identities, conversations and messages move; history is one."""
-    if source_id == target_id:
-        raise InvalidInput("a contact cannot be merged into itself")
     now = rt.clock.now()
     with rt.db.write() as session:
         source: m.Contact = get_or_404(session, m.Contact, source_id, "contact")
-        target: m.Contact = get_or_404(session, m.Contact, target_id, "contact")
         require(session, actor, source.workspace_id, Role.AGENT)
+        if source_id == target_id:
+            raise InvalidInput("a contact cannot be merged into itself")
+        target: m.Contact = get_or_404(session, m.Contact, target_id, "contact")
         if source.workspace_id != target.workspace_id:
             raise InvalidInput("contacts of different workspaces cannot be merged")
         if source.merged_into_id is not None or target.merged_into_id is not None:
@@ -444,8 +446,10 @@ def mark_sent(session: Session, outbox: m.Outbox, external_id: str, now: datetim
         )
     )
     if echo is not None:  # the network's copy of this reply was ingested before the write-back: keep ours
+        echo_conversation = echo.conversation_id
         session.delete(echo)
         session.flush()
+        stats.refresh(session, [echo_conversation])
     if msg.external_id is None:
         msg.external_id = external_id
     msg.delivery = "sent"
@@ -469,3 +473,29 @@ def mark_sent(session: Session, outbox: m.Outbox, external_id: str, now: datetim
         at=now,
         external_id=external_id,
     )
+
+
+def retry_failed(rt: Runtime, actor: Actor, outbox_id: int) -> None:
+    """The retry button: a failed reply goes back to the queue with its same idempotency key."""
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        outbox = session.get(m.Outbox, outbox_id)
+        if outbox is None:
+            raise NotFound(f"reply {outbox_id} not found")
+        require(session, actor, outbox.workspace_id, Role.AGENT)
+        if outbox.status != OutboxStatus.FAILED.value:
+            raise Conflict("only a failed reply can be retried")
+        outbox.status, outbox.next_attempt_at, outbox.attempts = OutboxStatus.QUEUED.value, now, 0
+        msg = session.get(m.Message, outbox.message_id)
+        if msg is not None:
+            msg.delivery, msg.delivery_error = "queued", None
+        record(
+            session,
+            actor,
+            "reply.retried",
+            workspace_id=outbox.workspace_id,
+            conversation_id=outbox.conversation_id,
+            message_id=outbox.message_id,
+            at=now,
+        )
+    rt.outbox_ready.set()

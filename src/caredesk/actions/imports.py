@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from caredesk.actions import admin, intake
 from caredesk.actions.base import Actor, require
 from caredesk.connectors.twcs import parse as twcs
-from caredesk.connectors.webhook.format import parse_messages
+from caredesk.connectors.webhook.format import ImportLine, describe_validation_error
 from caredesk.domain.errors import CaredeskError, InvalidInput
 from caredesk.domain.types import InboundEvent, Role
 from caredesk.pipeline.runner import Pipeline
@@ -81,6 +82,7 @@ def import_jsonl(
     with their line number and nothing of them is written; good lines go in."""
     report = ImportReport()
     per_channel: dict[int, list[InboundEvent]] = defaultdict(list)
+    usable: dict[int, str | None] = {}  # channel -> None if lines may go there, else why not
     try:
         with path.open("rb") as fh:
             for number, raw in enumerate(fh, start=1):
@@ -90,14 +92,17 @@ def import_jsonl(
                     if len(raw) > MAX_LINE:
                         raise InvalidInput(f"line longer than {MAX_LINE} bytes")
                     data = json.loads(raw.decode("utf-8"))
-                    if not isinstance(data, dict) or "messages" in data:
+                    if not isinstance(data, dict):
                         raise InvalidInput("each line holds one message object")
-                    (msg,) = parse_messages(data)
+                    msg = ImportLine.model_validate(data)
                 except UnicodeDecodeError:
                     report.errors.append(f"line {number}: not valid UTF-8")
                     continue
                 except json.JSONDecodeError as exc:
                     report.errors.append(f"line {number}: not valid JSON ({exc.msg})")
+                    continue
+                except ValidationError as exc:
+                    report.errors.append(f"line {number}: {describe_validation_error(exc)}")
                     continue
                 except CaredeskError as exc:
                     report.errors.append(f"line {number}: {exc.message}")
@@ -106,15 +111,14 @@ def import_jsonl(
                 if target is None:
                     report.errors.append(f'line {number}: no channel (give --channel or a "channel" field)')
                     continue
+                if target not in usable:
+                    usable[target] = _may_import(rt, actor, target)
+                if usable[target] is not None:
+                    report.errors.append(f"line {number}: {usable[target]}")
+                    continue
                 per_channel[target].append(msg.to_event())
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-    with rt.db.read() as session:
-        for target in per_channel:
-            channel = session.get(m.Channel, target)
-            if channel is None:
-                raise InvalidInput(f"channel {target} does not exist")
-            require(session, actor, channel.workspace_id, Role.ADMIN)
     for target, events in per_channel.items():
         result = intake.accept(rt, target, events)
         report.accepted += result.accepted
@@ -123,3 +127,15 @@ def import_jsonl(
         done = Pipeline(rt).drain()
         report.processed, report.dead = done.processed, done.dead
     return report
+
+
+def _may_import(rt: Runtime, actor: Actor, channel_id: int) -> str | None:
+    with rt.db.read() as session:
+        channel = session.get(m.Channel, channel_id)
+        if channel is None:
+            return f"channel {channel_id} does not exist"
+        try:
+            require(session, actor, channel.workspace_id, Role.ADMIN)
+        except CaredeskError as exc:
+            return f"channel {channel_id}: {exc.message}"
+    return None

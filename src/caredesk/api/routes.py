@@ -16,11 +16,11 @@ from caredesk.actions.base import Actor, get_or_404, require, role_in
 from caredesk.analytics.kpis import kpis
 from caredesk.api.deps import ActorDep, RtDep
 from caredesk.connectors import registry
-from caredesk.domain.errors import Forbidden, InvalidInput, NotFound
+from caredesk.domain.errors import CaredeskError, Forbidden, InvalidInput, NotFound
 from caredesk.domain.types import Capability, Presence, Role, Status
 from caredesk.storage import models as m
 from caredesk.storage import queries
-from caredesk.workers.sender import connector_for, retry_failed
+from caredesk.workers.sender import connector_for
 
 api = APIRouter(prefix="/api/v1")
 hooks = APIRouter()
@@ -253,7 +253,10 @@ def test_channel(channel_id: int, request: Request, actor: ActorDep, rt: RtDep) 
     with rt.db.read() as session:
         channel = get_or_404(session, m.Channel, channel_id, "channel")
         require(session, actor, channel.workspace_id, Role.ADMIN)
-    connector_for(rt, channel, request.app.state.http).verify()
+    try:
+        connector_for(rt, channel, request.app.state.http).verify()
+    except CaredeskError as exc:  # the network said no: that is the answer to "test connection", not a fault
+        return {"ok": False, "error": exc.message}
     return {"ok": True}
 
 
@@ -411,7 +414,7 @@ def post_merge(contact_id: int, body: MergeIn, actor: ActorDep, rt: RtDep) -> di
 
 @api.post("/outbox/{outbox_id}/retry", tags=["conversations"], status_code=202)
 def post_retry(outbox_id: int, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
-    retry_failed(rt, actor, outbox_id)
+    conv_actions.retry_failed(rt, actor, outbox_id)
     return {"id": outbox_id, "status": "queued"}
 
 

@@ -102,6 +102,8 @@ def demo(
     """Create the demo workspace (once), start the local fake network and serve the inbox."""
     import uvicorn  # noqa: PLC0415
 
+    from caredesk.actions import admin  # noqa: PLC0415
+    from caredesk.actions.base import Actor  # noqa: PLC0415
     from caredesk.api.app import create_app  # noqa: PLC0415
     from caredesk.demo import seed  # noqa: PLC0415
     from caredesk.fakes.webhook_network import FakeWebhookNetwork, ServerThread  # noqa: PLC0415
@@ -116,6 +118,12 @@ def demo(
         return
     network = FakeWebhookNetwork()
     for channel in seed.demo_channels(rt):
+        admin.update_channel_config(
+            rt,
+            Actor.system(),
+            channel.channel_id,
+            {"outbound_url": f"{network_url}/channels/{channel.key}/replies"},
+        )
         network.add_channel(
             channel.key, secret=channel.secret, hook_url=f"http://{host}:{port}/hooks/{channel.channel_id}"
         )

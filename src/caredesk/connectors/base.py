@@ -30,7 +30,15 @@ class ConnectorSpec:
     credential_fields: tuple[str, ...] = ()  # secrets, stored encrypted
     # True when the network drops a repeat of the same idempotency key, so an in-doubt send may be retried.
     idempotent_send: bool = False
+    # True when author ids are only unique within one channel (a generic source), not across the network.
+    identities_per_channel: bool = False
     docs: str = ""  # where docs/connectors.md describes it
+
+
+def identity_kind(spec: ConnectorSpec, channel_id: int) -> str:
+    """How a contact's handle on this channel is keyed: by network (an X user id is the same person on every
+    X channel), or by channel for generic sources whose ids mean nothing elsewhere."""
+    return f"{spec.network}:{channel_id}" if spec.identities_per_channel else spec.network
 
 
 @dataclass(frozen=True, slots=True)

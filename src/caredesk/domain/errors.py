@@ -33,6 +33,16 @@ class Conflict(CaredeskError):
     status_code = 409
 
 
+class TooLarge(CaredeskError):
+    status_code = 413
+
+
+class NotConfigured(CaredeskError):
+    """The deployment is missing a setting (a channel without its secret): not the caller's fault."""
+
+    status_code = 503
+
+
 class ConnectorError(CaredeskError):
     """The network refused or failed. `retryable` says whether the sender may try again."""
 

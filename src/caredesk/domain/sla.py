@@ -47,7 +47,7 @@ def due_times(facts: Clock, targets: Targets, add: AddMinutes = calendar_minutes
         if (
             facts.first_reply_at is not None
             and facts.waiting_since is not None
-            and targets.next_reply_minutes
+            and targets.next_reply_minutes is not None
         ):
             next_ = add(facts.waiting_since, targets.next_reply_minutes)
         if targets.resolution_minutes is not None:

@@ -135,8 +135,10 @@ class Pipeline:
         for spool_id in ids:
             try:
                 with self.rt.db.write() as session:
-                    still = session.scalar(sa.select(m.SpoolEvent.status).where(m.SpoolEvent.id == spool_id))
-                    if still != SpoolStatus.PENDING.value:
+                    query = sa.select(m.SpoolEvent.status).where(m.SpoolEvent.id == spool_id)
+                    if not self.rt.db.is_sqlite:  # another worker may hold it: leave it to them
+                        query = query.with_for_update(skip_locked=True)
+                    if session.scalar(query) != SpoolStatus.PENDING.value:
                         continue
                     notes = self._process(session, [spool_id])
                 self._publish(notes)
@@ -152,12 +154,16 @@ class Pipeline:
         detail = "".join(traceback.format_exception_only(failure.error)).strip()[:2000]
         log.error("event %s parked at stage %s: %s", spool_id, failure.stage, detail)
         with self.rt.db.write() as session:
-            session.execute(
+            parked = session.execute(
                 sa.update(m.SpoolEvent)
-                .where(m.SpoolEvent.id == spool_id)
+                .where(m.SpoolEvent.id == spool_id, m.SpoolEvent.status == SpoolStatus.PENDING.value)
                 .values(status=SpoolStatus.DEAD.value, attempts=m.SpoolEvent.attempts + 1)
-            )
-            session.add(m.DeadLetter(spool_id=spool_id, stage=failure.stage, error=detail, created_at=now))
+                .returning(m.SpoolEvent.id)
+            ).first()
+            if parked is not None:  # not if another worker processed it meanwhile
+                session.add(
+                    m.DeadLetter(spool_id=spool_id, stage=failure.stage, error=detail, created_at=now)
+                )
 
     def _publish(self, notes: list[tuple[str, dict[str, Any]]]) -> None:
         for topic, payload in notes:
@@ -182,16 +188,22 @@ def retry_dead(rt: Runtime, spool_ids: list[int] | None = None) -> int:
     return len(ids)
 
 
-def checkpoint(name: str) -> None:
-    """Fault injection for crash tests: CAREDESK_FAULT_PAUSE=<stage>:<marker file>:<seconds>.
+_checkpoint_hits: dict[str, int] = {}
 
-    When the named stage is reached, the marker file is written and the process sleeps, so a test can
-    SIGKILL it in the middle of a batch. Unset in production: one environment lookup per stage.
+
+def checkpoint(name: str) -> None:
+    """Fault injection for crash tests: CAREDESK_FAULT_PAUSE=<stage>:<marker file>:<seconds>[:<nth>].
+
+    The nth time (default: first) the named stage is reached, the marker file is written and the process
+    sleeps, so a test can SIGKILL it in the middle of a batch. Unset in production: one lookup per stage.
     """
     spec = os.environ.get("CAREDESK_FAULT_PAUSE")
     if not spec:
         return
-    stage, marker, seconds = spec.split(":", 2)
-    if stage == name:
+    stage, marker, seconds, *nth = spec.split(":")
+    if stage != name:
+        return
+    _checkpoint_hits[name] = _checkpoint_hits.get(name, 0) + 1
+    if _checkpoint_hits[name] == int(nth[0] if nth else 1):
         Path(marker).write_text(str(os.getpid()))
         time.sleep(float(seconds))

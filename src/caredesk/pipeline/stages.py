@@ -9,6 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from caredesk.connectors import registry
+from caredesk.connectors.base import identity_kind
 from caredesk.domain.errors import InvalidInput
 from caredesk.domain.types import ACTIVE_STATUSES, Author, Direction, Status
 from caredesk.pipeline.core import Item, StageContext
@@ -91,6 +93,21 @@ class Triage:
             item.triage = result
 
 
+class ChannelLock:
+    """On PostgreSQL, workers hold a transaction lock per channel from here to commit, so two of them never
+    identify or thread the same channel's messages at once (each would miss the other's uncommitted rows and
+    open two conversations for one customer). Other channels, and the stages before, run in parallel.
+    SQLite needs nothing: it has one writer at a time."""
+
+    name = "lock"
+
+    def process(self, ctx: StageContext, items: list[Item]) -> None:
+        if ctx.session.get_bind().dialect.name != "postgresql":
+            return
+        for channel_id in sorted({i.channel.id for i in items if i.live}):  # one order: no deadlocks
+            ctx.session.execute(sa.select(sa.func.pg_advisory_xact_lock(channel_id)))
+
+
 class Identify:
     """Finds or creates the contact behind each message (the author, or the recipient of our own post)."""
 
@@ -105,7 +122,8 @@ class Identify:
             person = item.event.author if item.event.direction == Direction.IN else item.event.recipient
             if person is None or person.id == item.channel.own_account_id:
                 continue
-            keys = identity_keys(item.channel.network, person)
+            kind = identity_kind(registry.get(item.channel.connector).spec, item.channel.id)
+            keys = identity_keys(kind, person)
             people.append((item, person, keys))
             for kind, value in keys:
                 wanted[(item.channel.workspace_id, kind, value)] = None
@@ -126,39 +144,51 @@ class Identify:
                 )
                 for row in rows:
                     known[(ws, row.kind, row.value)] = row
-        contacts: dict[int, m.Contact] = {}
+        # Held here: the session's identity map keeps objects only while something references them.
+        loaded: dict[int, m.Contact] = {}
+        for chunk in _chunks(sorted({ident.contact_id for ident in known.values()})):
+            rows_c = ctx.session.scalars(sa.select(m.Contact).where(m.Contact.id.in_(chunk)))
+            loaded.update((c.id, c) for c in rows_c)
+        resolved: dict[tuple[int, str, str], m.Contact] = {}  # this batch's answers, new contacts included
         for item, person, keys in people:
             ws = item.channel.workspace_id
-            found = [known[(ws, k, v)] for k, v in keys if (ws, k, v) in known]
-            if found:
-                contact = contacts.get(found[0].contact_id) or _resolve_merged(ctx, found[0].contact_id)
-            else:
-                contact = m.Contact(workspace_id=ws, name=person.name or person.handle, created_at=ctx.now)
-                ctx.session.add(contact)
-                ctx.session.flush()
-            contacts[contact.id] = contact
+            contact = next((resolved[(ws, k, v)] for k, v in keys if (ws, k, v) in resolved), None)
+            if contact is None:
+                found = [known[(ws, k, v)] for k, v in keys if (ws, k, v) in known]
+                if found:
+                    contact = loaded.get(found[0].contact_id) or _resolve_merged(ctx, found[0].contact_id)
+                    if contact.merged_into_id is not None:
+                        contact = _resolve_merged(ctx, contact.id)
+                else:
+                    contact = m.Contact(
+                        workspace_id=ws, name=person.name or person.handle, created_at=ctx.now
+                    )
+                    ctx.session.add(contact)
             if not contact.name and (person.name or person.handle):
                 contact.name = person.name or person.handle
             for kind, value in keys:
+                resolved[(ws, kind, value)] = contact
                 ident: m.ContactIdentity | None = known.get((ws, kind, value))
                 if ident is None:
                     ident = m.ContactIdentity(
                         workspace_id=ws,
-                        contact_id=contact.id,
+                        contact=contact,
                         kind=kind,
                         value=value,
-                        handle=person.handle if kind == item.channel.network else value,
+                        handle=person.handle if kind == keys[0][0] else value,
                         created_at=ctx.now,
                     )
                     ctx.session.add(ident)
                     known[(ws, kind, value)] = ident
-                elif kind == item.channel.network and person.handle and ident.handle != person.handle:
+                elif kind == keys[0][0] and person.handle and ident.handle != person.handle:
                     ident.handle = person.handle
             item.contact = contact
+        ctx.session.flush()
 
 
-def identity_keys(network: str, person: Author) -> list[tuple[str, str]]:
-    keys = [(network, person.id.strip())]
+def identity_keys(kind: str, person: Author) -> list[tuple[str, str]]:
+    """The person's handle on this channel first, then the email and phone they gave, if any."""
+    keys = [(kind, person.id.strip())]
     if person.email:
         keys.append(("email", person.email.strip().lower()))
     if person.phone:
@@ -184,7 +214,7 @@ class Thread:
     """Places each message in a conversation. Rules, first that applies (docs/architecture.md):
 
     1. it answers a stored message (in_reply_to, then References) -> that conversation (reopened if resolved);
-    2. it belongs to a private thread with an active conversation -> that conversation;
+    2. it carries the network's thread key (a DM conversation) and that thread has an active conversation;
     3. stored messages answer it (it arrived after its replies) -> their conversation;
     4. its contact has an active conversation on the same channel -> the most recent one;
     5. otherwise a new conversation.
@@ -199,78 +229,90 @@ class Thread:
         batch_msgs: dict[tuple[int, str], m.Conversation] = {}  # (channel, external id) -> conversation
         batch_children: dict[tuple[int, str], m.Conversation] = {}  # (channel, in_reply_to) -> conversation
         batch_threads: dict[tuple[int, str], m.Conversation] = {}
-        batch_contact: dict[tuple[int, int], m.Conversation] = {}  # (channel, contact) -> conversation
+        batch_contact: dict[tuple[int, int], list[m.Conversation]] = defaultdict(list)  # (channel, contact)
         redirect: dict[int, m.Conversation] = {}  # id(dropped conversation) -> kept one
+        created: dict[int, int] = {}  # id(new conversation) -> creation order in this batch
 
         def final(conv: m.Conversation) -> m.Conversation:
             while id(conv) in redirect:
                 conv = redirect[id(conv)]
             return conv
 
-        for item in live:
-            ev, ch = item.event, item.channel
-            conv = None
-            refs = [r for r in [ev.in_reply_to, *reversed(ev.references)] if r]
-            for ref in refs:
-                conv = batch_msgs.get((ch.id, ref)) or known.message(ch.id, ref)
+        with session.no_autoflush:  # one flush after the loop, not one per lookup
+            for item in live:
+                ev, ch = item.event, item.channel
+                conv = None
+                refs = [r for r in [ev.in_reply_to, *reversed(ev.references)] if r]
+                for ref in refs:
+                    conv = batch_msgs.get((ch.id, ref)) or known.message(ch.id, ref)
+                    if conv is not None:
+                        break
+                if conv is None and ev.thread:
+                    conv = batch_threads.get((ch.id, ev.thread)) or known.thread(ch.id, ev.thread)
+                children = batch_children.get((ch.id, ev.external_id)) or known.child(ch.id, ev.external_id)
+                if conv is None:
+                    conv = children
+                elif children is not None and final(children) is not final(conv):
+                    _merge(ctx, keep=final(conv), drop=final(children), redirect=redirect)
+                if conv is None and item.contact is not None:
+                    candidates = [
+                        *known.contact(ch.id, item.contact.id),
+                        *batch_contact[(ch.id, item.contact.id)],
+                    ]
+                    conv = _most_recent([final(c) for c in candidates], created)
                 if conv is not None:
-                    break
-            if conv is None and ev.thread:
-                conv = batch_threads.get((ch.id, ev.thread)) or known.thread(ch.id, ev.thread)
-            children = batch_children.get((ch.id, ev.external_id)) or known.child(ch.id, ev.external_id)
-            if conv is None:
-                conv = children
-            elif children is not None and final(children) is not final(conv):
-                _merge(ctx, keep=final(conv), drop=final(children), redirect=redirect)
-            if conv is None and item.contact is not None:
-                conv = batch_contact.get((ch.id, item.contact.id)) or known.contact(ch.id, item.contact.id)
-            if conv is not None:
+                    conv = final(conv)
+                if conv is None:
+                    conv = m.Conversation(
+                        workspace_id=ch.workspace_id,
+                        channel_id=ch.id,
+                        contact_id=item.contact.id if item.contact else None,
+                        status=Status.OPEN.value,
+                        team_id=ch.team_id,
+                        is_public=ev.public,
+                        is_direct=not ev.listening,
+                        subject=ev.subject,
+                        last_message_at=ev.created_at,
+                        created_at=ctx.now,
+                        updated_at=ctx.now,
+                    )
+                    session.add(conv)
+                    created[id(conv)] = len(created)
+                    item.new_conversation = True
                 conv = final(conv)
-            if conv is None:
-                conv = m.Conversation(
-                    workspace_id=ch.workspace_id,
-                    channel_id=ch.id,
-                    contact_id=item.contact.id if item.contact else None,
-                    status=Status.OPEN.value,
-                    team_id=ch.team_id,
-                    is_public=ev.public,
-                    is_direct=not ev.listening,
-                    subject=ev.subject,
-                    last_message_at=ev.created_at,
-                    created_at=ctx.now,
-                    updated_at=ctx.now,
-                )
-                session.add(conv)
-                item.new_conversation = True
-            conv = final(conv)
-            item.conversation = conv
-            if ev.direction == Direction.IN and conv.contact_id is None and item.contact is not None:
-                conv.contact_id = item.contact.id  # a thread under the brand's own post gets its customer
-            batch_msgs[(ch.id, ev.external_id)] = conv
-            if ev.in_reply_to:
-                batch_children.setdefault((ch.id, ev.in_reply_to), conv)
-            if ev.thread:
-                batch_threads[(ch.id, ev.thread)] = conv
-            if item.contact is not None and conv.contact_id == item.contact.id:
-                batch_contact[(ch.id, item.contact.id)] = conv
-            if ev.direction == Direction.IN:
-                if not ev.listening:
-                    conv.is_direct = True
-                if conv.status == Status.RESOLVED.value:
-                    conv.status, conv.resolved_at, item.reopened = Status.OPEN.value, None, True
-                elif conv.status in (Status.PENDING.value, Status.SNOOZED.value):
-                    conv.status, conv.snoozed_until = Status.OPEN.value, None
-                if conv.language is None and item.triage.get("language"):
-                    conv.language = item.triage["language"]
-            conv.updated_at = ctx.now
-            conv.version = (conv.version or 1) + 1
+                item.conversation = conv
+                if ev.direction == Direction.IN and conv.contact_id is None and item.contact is not None:
+                    conv.contact_id = item.contact.id  # a thread under the brand's own post gets its customer
+                batch_msgs[(ch.id, ev.external_id)] = conv
+                if ev.in_reply_to:
+                    batch_children.setdefault((ch.id, ev.in_reply_to), conv)
+                if ev.thread:
+                    batch_threads[(ch.id, ev.thread)] = conv
+                if item.contact is not None and conv.contact_id == item.contact.id:
+                    batch_contact[(ch.id, item.contact.id)].append(conv)
+                conv.last_message_at = max(conv.last_message_at, ev.created_at)
+                if ev.direction == Direction.IN:
+                    if not ev.listening:
+                        conv.is_direct = True
+                    if conv.status == Status.RESOLVED.value:
+                        conv.status, conv.resolved_at, item.reopened = Status.OPEN.value, None, True
+                    elif conv.status in (Status.PENDING.value, Status.SNOOZED.value):
+                        conv.status, conv.snoozed_until = Status.OPEN.value, None
+                    if conv.language is None and item.triage.get("language"):
+                        conv.language = item.triage["language"]
+                conv.updated_at = ctx.now
+                conv.version = (conv.version or 1) + 1
 
         session.flush()
+        announced: set[int] = set()
         for item in items:
             if not item.live:
                 continue
             assert item.conversation is not None
             item.conversation = final(item.conversation)
+            # "created" once per conversation born in this batch, even if merges folded others into it.
+            item.new_conversation = id(item.conversation) in created and item.conversation.id not in announced
+            announced.add(item.conversation.id)
             ev = item.event
             msg = m.Message(
                 workspace_id=item.channel.workspace_id,
@@ -311,7 +353,8 @@ class _Prefetch:
         self.by_message: dict[tuple[int, str | None], int] = {}
         self.by_child: dict[tuple[int, str | None], int] = {}
         self.by_thread: dict[tuple[int, str | None], int] = {}
-        self.by_contact: dict[tuple[int, int | None], int] = {}
+        self.by_contact: dict[tuple[int, int | None], list[int]] = defaultdict(list)
+        self.loaded: dict[int, m.Conversation] = {}
 
     @classmethod
     def load(cls, ctx: StageContext, items: list[Item]) -> _Prefetch:
@@ -346,15 +389,24 @@ class _Prefetch:
                 self.by_thread[(ch, thread)] = cid  # the newest wins
         for chunk in _chunks(sorted(contacts)):
             for ch, contact, cid in ctx.session.execute(
-                sa.select(conv.channel_id, conv.contact_id, conv.id)
-                .where(conv.channel_id.in_(channels), conv.contact_id.in_(chunk), conv.status.in_(_ACTIVE))
-                .order_by(conv.last_message_at, conv.id)
+                sa.select(conv.channel_id, conv.contact_id, conv.id).where(
+                    conv.channel_id.in_(channels), conv.contact_id.in_(chunk), conv.status.in_(_ACTIVE)
+                )
             ):
-                self.by_contact[(ch, contact)] = cid  # the most recent wins
+                self.by_contact[(ch, contact)].append(cid)
+        wanted = {*self.by_message.values(), *self.by_child.values(), *self.by_thread.values()}
+        wanted.update(cid for cids in self.by_contact.values() for cid in cids)
+        for chunk in _chunks(sorted(wanted)):
+            self.loaded.update(
+                (c.id, c) for c in ctx.session.scalars(sa.select(conv).where(conv.id.in_(chunk)))
+            )
         return self
 
     def _get(self, cid: int | None) -> m.Conversation | None:
-        return self.ctx.session.get(m.Conversation, cid) if cid is not None else None
+        if cid is None:
+            return None
+        # A merge in this batch may have deleted a loaded conversation: fall back to the session.
+        return self.loaded.get(cid) or self.ctx.session.get(m.Conversation, cid)
 
     def message(self, channel_id: int, external_id: str) -> m.Conversation | None:
         return self._get(self.by_message.get((channel_id, external_id)))
@@ -365,8 +417,22 @@ class _Prefetch:
     def thread(self, channel_id: int, thread: str) -> m.Conversation | None:
         return self._get(self.by_thread.get((channel_id, thread)))
 
-    def contact(self, channel_id: int, contact_id: int) -> m.Conversation | None:
-        return self._get(self.by_contact.get((channel_id, contact_id)))
+    def contact(self, channel_id: int, contact_id: int) -> list[m.Conversation]:
+        convs = (self._get(cid) for cid in self.by_contact.get((channel_id, contact_id), []))
+        return [c for c in convs if c is not None]
+
+
+def _most_recent(convs: list[m.Conversation], created: dict[int, int]) -> m.Conversation | None:
+    """The contact's active conversation with the newest message; ties go to the one created last."""
+    active = [c for c in convs if c.status in _ACTIVE]
+    if not active:
+        return None
+    return max(
+        active,
+        key=lambda c: (
+            (c.last_message_at, 1, created[id(c)]) if id(c) in created else (c.last_message_at, 0, c.id)
+        ),
+    )
 
 
 def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
@@ -442,6 +508,14 @@ class Route:
     def process(self, ctx: StageContext, items: list[Item]) -> None:
         rosters: dict[int, WorkspaceRoster] = {}
         seen: set[int] = set()
+        owners = _previous_owners(
+            ctx,
+            {
+                i.conversation.contact_id
+                for i in items
+                if i.live and i.conversation and i.conversation.contact_id is not None
+            },
+        )
         for item in items:
             conv = item.conversation
             if not item.live or conv is None or conv.id in seen or item.event.direction != Direction.IN:
@@ -455,7 +529,7 @@ class Route:
             agent_id = roster.choose(
                 team_id=conv.team_id,
                 language=conv.language,
-                sticky_agent_id=_previous_owner(ctx, conv),
+                sticky_agent_id=_sticky(owners, conv),
             )
             if agent_id is None:
                 continue
@@ -472,17 +546,27 @@ class Route:
             )
 
 
-def _previous_owner(ctx: StageContext, conv: m.Conversation) -> int | None:
-    return ctx.session.scalar(
-        sa.select(m.Conversation.assignee_id)
-        .where(
-            m.Conversation.contact_id == conv.contact_id,
-            m.Conversation.id != conv.id,
-            m.Conversation.assignee_id.is_not(None),
+def _previous_owners(ctx: StageContext, contact_ids: set[int | None]) -> dict[int, list[tuple[int, int]]]:
+    """contact -> [(conversation, assignee)] of their assigned conversations, most recent first."""
+    out: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    ids = sorted(c for c in contact_ids if c is not None)
+    for chunk in _chunks(ids):
+        rows = ctx.session.execute(
+            sa.select(m.Conversation.contact_id, m.Conversation.id, m.Conversation.assignee_id)
+            .where(m.Conversation.contact_id.in_(chunk), m.Conversation.assignee_id.is_not(None))
+            .order_by(m.Conversation.last_message_at.desc(), m.Conversation.id.desc())
         )
-        .order_by(m.Conversation.last_message_at.desc())
-        .limit(1)
-    )
+        for contact_id, conv_id, assignee_id in rows:
+            if contact_id is not None and assignee_id is not None:
+                out[contact_id].append((conv_id, assignee_id))
+    return out
+
+
+def _sticky(owners: dict[int, list[tuple[int, int]]], conv: m.Conversation) -> int | None:
+    """The agent who owned this customer's most recent other conversation."""
+    if conv.contact_id is None:
+        return None
+    return next((agent for cid, agent in owners.get(conv.contact_id, []) if cid != conv.id), None)
 
 
 class StartSla:
@@ -549,6 +633,7 @@ def default_stages(triager: Triager | None = None) -> tuple[Any, ...]:
         Normalize(),
         Dedupe(),
         Triage(triager),
+        ChannelLock(),
         Identify(),
         Thread(),
         Prioritize(),

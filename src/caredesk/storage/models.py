@@ -127,7 +127,6 @@ class ApiToken(Base):
     scopes: Mapped[list[Any]] = mapped_column(default=list)
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
-    last_used_at: Mapped[datetime | None]
     revoked: Mapped[bool] = mapped_column(default=False)
 
 
@@ -156,7 +155,7 @@ class Channel(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     own_account_id: Mapped[str | None] = mapped_column(sa.String(200))  # the brand's id on the network
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)  # non-secret settings
-    credentials_encrypted: Mapped[str | None] = mapped_column(sa.Text)  # see security/secrets.py
+    credentials_encrypted: Mapped[str | None] = mapped_column(sa.Text)  # see security/vault.py
     capabilities: Mapped[list[Any]] = mapped_column(default=list)
     cursor: Mapped[dict[str, Any]] = mapped_column(default=dict)  # where polling resumes
     lease_owner: Mapped[str | None] = mapped_column(sa.String(64))  # the one poller of this channel

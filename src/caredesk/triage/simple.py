@@ -1,6 +1,6 @@
 """A first, rule-based triage: language by script and common words, sentiment by a small lexicon.
 
-It fills the same fields the trained models will (docs/triage.md), each with a confidence, so the rest of
+It fills the same fields the trained models will each with a confidence, so the rest of
 the product is built against the final interface. Word lists are written for this project.
 """
 

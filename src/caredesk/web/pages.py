@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,17 +11,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from caredesk.actions.admin import check_password
-from caredesk.actions.base import Actor, record, role_in
+from caredesk.actions.base import Actor, role_in
+from caredesk.actions.sessions import end_session, start_session
 from caredesk.api.deps import SESSION_COOKIE, RtDep, session_agent
 from caredesk.domain.errors import Forbidden, Unauthorized
-from caredesk.security.passwords import new_token, token_digest
 from caredesk.storage import models as m
 from caredesk.storage import queries
 
 pages = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-SESSION_DAYS = 14
 
 
 def _ago(value: Any, now: Any) -> str:
@@ -112,27 +109,14 @@ def login(
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
     try:
-        agent = check_password(rt, email, password)
+        new = start_session(rt, email, password)
     except Unauthorized as exc:
         return templates.TemplateResponse(request, "login.html", {"error": exc.message}, status_code=401)
-    token = new_token("cds")
-    now = rt.clock.now()
-    with rt.db.write() as session:
-        session.add(
-            m.WebSession(
-                agent_id=agent.id,
-                token_hash=token_digest(token),
-                csrf_token=secrets.token_urlsafe(24),
-                expires_at=now + timedelta(days=SESSION_DAYS),
-                created_at=now,
-            )
-        )
-        record(session, Actor.agent(agent.id), "agent.login", workspace_id=None, at=now, agent_id=agent.id)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        token,
-        max_age=SESSION_DAYS * 86400,
+        new.token,
+        max_age=new.max_age_seconds,
         httponly=True,
         samesite="lax",
         secure=rt.settings.secure_cookies,
@@ -144,11 +128,10 @@ def login(
 def logout(request: Request, rt: RtDep, csrf: Annotated[str, Form(max_length=100)]) -> Response:
     found = session_agent(rt, request)
     if found is not None:
-        _agent, web_session = found
+        agent, web_session = found
         if not secrets.compare_digest(csrf, web_session.csrf_token):
             raise Forbidden("wrong CSRF token")
-        with rt.db.write() as session:
-            session.execute(sa.delete(m.WebSession).where(m.WebSession.id == web_session.id))
+        end_session(rt, web_session.id, agent.id)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -30,7 +30,10 @@ from caredesk.storage import models as m
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-LEASE = timedelta(seconds=60)
+# A claim covers the whole batch, sent one by one; an item whose lease is nearly spent is left for the next
+# round rather than sent late (another worker may by then take it as in doubt).
+LEASE = timedelta(minutes=5)
+SAFETY = timedelta(seconds=30)
 
 
 @dataclass(slots=True)
@@ -60,16 +63,28 @@ def connector_for(rt: Runtime, channel: m.Channel, http: httpx.Client) -> Connec
 
 
 class Sender:
-    def __init__(self, rt: Runtime, http: httpx.Client | None = None, batch_size: int = 20) -> None:
+    def __init__(self, rt: Runtime, http: httpx.Client | None = None, batch_size: int = 10) -> None:
         self.rt = rt
         self.http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
         self.batch_size = batch_size
 
     def run_once(self) -> int:
         claimed = self._claim()
+        deadline = self.rt.clock.now() + LEASE - SAFETY
         for item in claimed:
+            if self.rt.clock.now() >= deadline:
+                self._release(item)
+                continue
             self._deliver(item)
         return len(claimed)
+
+    def _release(self, item: Claimed) -> None:
+        """Give back an unsent claim: it was never handed to the network, so it is simply queued again."""
+        with self.rt.db.write() as session:
+            outbox = session.get(m.Outbox, item.outbox_id)
+            if outbox is not None and outbox.status == OutboxStatus.SENDING.value and not item.in_doubt:
+                outbox.status, outbox.claimed_until = OutboxStatus.QUEUED.value, None
+                outbox.attempts -= 1
 
     def drain(self, max_rounds: int = 1000) -> int:
         total = 0
@@ -178,32 +193,3 @@ class Sender:
         self.rt.bus.publish(
             "conversations.changed", {"ids": [self._conversation_id(item)], "kind": "send_failed"}
         )
-
-
-def retry_failed(rt: Runtime, actor: Actor, outbox_id: int) -> None:
-    """The retry button: a failed reply goes back to the queue with its same idempotency key."""
-    from caredesk.actions.base import require  # noqa: PLC0415
-    from caredesk.domain.types import Role  # noqa: PLC0415
-
-    now = rt.clock.now()
-    with rt.db.write() as session:
-        outbox = session.get(m.Outbox, outbox_id)
-        if outbox is None:
-            raise CaredeskError("reply not found")
-        require(session, actor, outbox.workspace_id, Role.AGENT)
-        if outbox.status != OutboxStatus.FAILED.value:
-            raise CaredeskError("only a failed reply can be retried")
-        outbox.status, outbox.next_attempt_at, outbox.attempts = OutboxStatus.QUEUED.value, now, 0
-        msg = session.get(m.Message, outbox.message_id)
-        if msg is not None:
-            msg.delivery, msg.delivery_error = "queued", None
-        record(
-            session,
-            actor,
-            "reply.retried",
-            workspace_id=outbox.workspace_id,
-            conversation_id=outbox.conversation_id,
-            message_id=outbox.message_id,
-            at=now,
-        )
-    rt.outbox_ready.set()

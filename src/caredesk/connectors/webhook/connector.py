@@ -17,10 +17,10 @@ from caredesk.connectors import registry
 from caredesk.connectors.base import Connector, ConnectorSpec, WebhookResult, http_error
 from caredesk.connectors.webhook import signing
 from caredesk.connectors.webhook.format import parse_messages
-from caredesk.domain.errors import ConnectorError, InvalidInput
+from caredesk.domain.errors import ConnectorError, InvalidInput, NotConfigured, TooLarge
 from caredesk.domain.types import Capability, LengthRule, OutboundReply, SendResult
 
-MAX_BODY = 2_000_000
+MAX_BODY = 1_000_000
 
 
 @registry.register
@@ -36,18 +36,19 @@ class WebhookConnector(Connector):
         config_fields=("outbound_url",),
         credential_fields=("secret",),
         idempotent_send=True,
+        identities_per_channel=True,
         docs="docs/message-format.md",
     )
 
     def _secret(self) -> str:
         secret = self.channel.credentials.get("secret")
         if not isinstance(secret, str) or not secret:
-            raise InvalidInput("this webhook channel has no signing secret configured")
+            raise NotConfigured("this webhook channel has no signing secret configured")
         return secret
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookResult:
         if len(body) > MAX_BODY:
-            raise InvalidInput(f"body larger than {MAX_BODY} bytes")
+            raise TooLarge(f"body larger than {MAX_BODY} bytes")
         signing.verify(
             self._secret(), headers.get(signing.HEADER.lower()), body, self.clock.now().timestamp()
         )

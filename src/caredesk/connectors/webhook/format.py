@@ -39,7 +39,7 @@ class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: Id
     created_at: datetime
-    text: Annotated[str, Field(max_length=MAX_TEXT)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
     author: AuthorIn
     direction: Literal["in", "out"] = "in"
     public: bool = True
@@ -52,7 +52,6 @@ class MessageIn(BaseModel):
     client_ref: Annotated[str, Field(max_length=64)] | None = None
     recipient: AuthorIn | None = None
     metadata: dict[str, Any] = {}
-    channel: int | None = None  # JSONL import only: which channel the line belongs to
 
     @field_validator("created_at")
     @classmethod
@@ -79,6 +78,12 @@ class MessageIn(BaseModel):
             recipient=self.recipient.to_author() if self.recipient else None,
             raw=self.model_dump(mode="json", exclude_none=True),
         )
+
+
+class ImportLine(MessageIn):
+    """A line of a JSONL import: a message, and optionally the channel it belongs to."""
+
+    channel: int | None = None
 
 
 class BatchIn(BaseModel):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 18:14:05.805675
+Create Date: 2026-11-23 18:28:44.542149
 """
 
 from __future__ import annotations
@@ -74,7 +74,6 @@ def upgrade() -> None:
         ),
         sa.Column("expires_at", caredesk.storage.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", caredesk.storage.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", caredesk.storage.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], name=op.f("fk_api_tokens_agent_id_agents")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),

@@ -1,0 +1,50 @@
+"""Browser sessions: logging in and out (the API uses tokens, see admin.create_token)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from caredesk.actions.admin import check_password
+from caredesk.actions.base import Actor, record
+from caredesk.runtime import Runtime
+from caredesk.security.passwords import new_token, token_digest
+from caredesk.storage import models as m
+
+SESSION_DAYS = 14
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    token: str  # goes in the cookie; only its digest is stored
+    csrf_token: str
+    max_age_seconds: int
+
+
+def start_session(rt: Runtime, email: str, password: str) -> NewSession:
+    agent = check_password(rt, email, password)
+    token = new_token("cds")
+    csrf = secrets.token_urlsafe(24)
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        session.add(
+            m.WebSession(
+                agent_id=agent.id,
+                token_hash=token_digest(token),
+                csrf_token=csrf,
+                expires_at=now + timedelta(days=SESSION_DAYS),
+                created_at=now,
+            )
+        )
+        record(session, Actor.agent(agent.id), "agent.login", workspace_id=None, at=now, agent_id=agent.id)
+    return NewSession(token=token, csrf_token=csrf, max_age_seconds=SESSION_DAYS * 86400)
+
+
+def end_session(rt: Runtime, web_session_id: int, agent_id: int) -> None:
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        session.execute(sa.delete(m.WebSession).where(m.WebSession.id == web_session_id))
+        record(session, Actor.agent(agent_id), "agent.logout", workspace_id=None, at=now, agent_id=agent_id)

@@ -1,0 +1,5 @@
+"""`python -m caredesk.cli`."""
+
+from caredesk.cli.main import main
+
+main()

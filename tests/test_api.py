@@ -1,0 +1,235 @@
+"""The REST API: every endpoint against every role and a non-member; bad input gets a clear 4xx."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from caredesk.actions import intake
+from caredesk.api.app import create_app
+from caredesk.domain.types import Author, InboundEvent
+from caredesk.pipeline.runner import Pipeline
+from caredesk.runtime import Runtime
+from tests.conftest import World
+
+ROLES = ["analyst", "agent", "supervisor", "admin"]
+
+
+@pytest.fixture
+def client(rt: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(rt), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def conv_id(rt: Runtime, world: World) -> int:
+    intake.accept(
+        rt,
+        world.channel.id,
+        [
+            InboundEvent(
+                external_id="c1",
+                created_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+                text="where is my parcel?",
+                author=Author(id="cust-1", handle="@cust", name="Cust"),
+            )
+        ],
+    )
+    Pipeline(rt).drain()
+    return 1
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | None, str]]:
+    """(method, path, body, who may) for every API endpoint. `who`: any, analyst, agent, supervisor, admin,
+    reports (analyst/supervisor/admin), superadmin."""
+    ws, ch = world.ws.id, world.channel.id
+    return [
+        ("GET", "/api/v1/me", None, "any"),
+        ("PUT", "/api/v1/me/presence", {"presence": "online"}, "any"),
+        ("GET", "/api/v1/workspaces", None, "any"),
+        ("POST", "/api/v1/workspaces", {"slug": "new-ws", "name": "New"}, "superadmin"),
+        ("GET", f"/api/v1/workspaces/{ws}/agents", None, "analyst"),
+        ("POST", f"/api/v1/workspaces/{ws}/agents", {"email": "n@example.com", "name": "N"}, "admin"),
+        ("GET", f"/api/v1/workspaces/{ws}/teams", None, "analyst"),
+        ("POST", f"/api/v1/workspaces/{ws}/teams", {"name": "Night shift"}, "admin"),
+        ("GET", f"/api/v1/workspaces/{ws}/channels", None, "analyst"),
+        (
+            "POST",
+            f"/api/v1/workspaces/{ws}/channels",
+            {"connector": "webhook", "name": "Widget", "credentials": {"secret": "x"}},
+            "admin",
+        ),
+        ("POST", f"/api/v1/channels/{ch}/test", None, "admin"),
+        ("GET", f"/api/v1/workspaces/{ws}/conversations", None, "analyst"),
+        ("GET", f"/api/v1/conversations/{conv}", None, "analyst"),
+        ("POST", f"/api/v1/conversations/{conv}/replies", {"text": "On its way ^AG"}, "agent"),
+        ("POST", f"/api/v1/conversations/{conv}/notes", {"text": "checked the carrier"}, "agent"),
+        ("POST", f"/api/v1/conversations/{conv}/assign", {"agent_id": world.agents["agent2"]}, "supervisor"),
+        ("POST", f"/api/v1/conversations/{conv}/status", {"status": "pending"}, "agent"),
+        ("POST", f"/api/v1/conversations/{conv}/tags", {"name": "delivery"}, "agent"),
+        ("DELETE", f"/api/v1/conversations/{conv}/tags/delivery", None, "agent"),
+        ("POST", "/api/v1/contacts/1/merge", {"into_contact_id": 1}, "agent"),
+        ("POST", "/api/v1/outbox/1/retry", None, "agent"),
+        ("GET", f"/api/v1/workspaces/{ws}/reports/kpis", None, "reports"),
+    ]
+
+
+def allowed(who: str, role: str) -> bool:
+    rank = {r: i for i, r in enumerate(ROLES)}
+    if who == "any":
+        return True
+    if who == "superadmin":
+        return False
+    if who == "reports":
+        return role != "agent"
+    return rank[role] >= rank[who]
+
+
+def test_matrix_covers_every_api_route(rt: Runtime, world: World) -> None:
+    """Adding an endpoint without a row in the matrix fails here."""
+    spec = create_app(rt).openapi()["paths"]
+    templates = {
+        (method.upper(), path) for path, ops in spec.items() if path.startswith("/api/") for method in ops
+    }
+    listed = [(method, path) for method, path, _, _ in endpoints(world, 1)]
+
+    def template_of(method: str, path: str) -> tuple[str, str]:
+        hits = [
+            t
+            for t in templates
+            if t[0] == method and re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(t[1])), path)
+        ]
+        assert len(hits) == 1, (method, path, hits)
+        return hits[0]
+
+    covered = {template_of(method, path) for method, path in listed}
+    assert templates - covered == {("POST", "/api/v1/auth/login")}  # public by design, tested below
+
+
+def test_permission_matrix(client: TestClient, world: World, conv_id: int) -> None:
+    tokens = {role: world.token(role) for role in [*ROLES, "outsider"]}
+    for method, path, body, who in endpoints(world, conv_id):
+        anonymous = client.request(method, path, json=body)
+        assert anonymous.status_code == 401, (method, path, anonymous.text)
+        for role in ROLES:
+            r = client.request(method, path, json=body, headers=auth(tokens[role]))
+            assert r.status_code < 500, (method, path, role, r.text)
+            if allowed(who, role):
+                assert r.status_code not in (401, 403, 404), (method, path, role, r.status_code, r.text)
+            else:
+                assert r.status_code == 403, (method, path, role, r.status_code, r.text)
+        if any(
+            part in path
+            for part in ("/workspaces/", "/conversations/", "/channels/", "/contacts/", "/outbox/")
+        ):
+            r = client.request(method, path, json=body, headers=auth(tokens["outsider"]))
+            assert r.status_code == 404, (method, path, "outsider", r.status_code, r.text)
+
+
+def test_read_only_token_cannot_write(client: TestClient, world: World, conv_id: int) -> None:
+    token = world.token("admin", read_only=True)
+    assert client.get(f"/api/v1/conversations/{conv_id}", headers=auth(token)).status_code == 200
+    r = client.post(f"/api/v1/conversations/{conv_id}/notes", json={"text": "x"}, headers=auth(token))
+    assert r.status_code == 403 and "read-only" in r.json()["detail"]
+
+
+def test_login_gives_a_token_and_wrong_password_does_not(client: TestClient, world: World) -> None:
+    bad = client.post("/api/v1/auth/login", json={"email": "agent@example.com", "password": "nope nope"})
+    assert bad.status_code == 401
+    good = client.post("/api/v1/auth/login", json={"email": "agent@example.com", "password": "correct horse"})
+    assert good.status_code == 200
+    me = client.get("/api/v1/me", headers=auth(good.json()["token"]))
+    assert me.json()["email"] == "agent@example.com"
+    assert me.json()["workspaces"] == [{"workspace_id": world.ws.id, "role": "agent"}]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"{not json", "application/json"),
+        (b"\xff\xfe\x00", "application/json"),
+        (b"null", "application/json"),
+        (b"[]", "application/json"),
+        (b'{"text": 5}', "application/json"),
+        (b'{"text": "hi", "evil": 1}', "application/json"),
+        (b'{"text": ""}', "application/json"),
+        (b"text=hi", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_bad_bodies_get_a_clear_4xx(
+    client: TestClient, world: World, conv_id: int, body: bytes, content_type: str
+) -> None:
+    token = world.token("admin")
+    for path in (
+        f"/api/v1/conversations/{conv_id}/replies",
+        f"/api/v1/conversations/{conv_id}/notes",
+        f"/api/v1/workspaces/{world.ws.id}/channels",
+        "/api/v1/auth/login",
+    ):
+        r = client.post(path, content=body, headers={**auth(token), "Content-Type": content_type})
+        assert 400 <= r.status_code < 500, (path, body, r.status_code, r.text)
+        assert r.json()["detail"], r.text
+
+
+def test_bad_query_and_ids(client: TestClient, world: World, conv_id: int) -> None:
+    h = auth(world.token("admin"))
+    ws = world.ws.id
+    cases = [
+        (f"/api/v1/workspaces/{ws}/conversations?cursor=garbage", 422),
+        (f"/api/v1/workspaces/{ws}/conversations?limit=0", 422),
+        (f"/api/v1/workspaces/{ws}/conversations?status=bogus", 422),
+        (f"/api/v1/workspaces/{ws}/conversations?assignee=someone", 422),
+        ("/api/v1/conversations/999999", 404),
+        ("/api/v1/conversations/abc", 422),
+        ("/api/v1/workspaces/999999/conversations", 404),
+    ]
+    for path, status in cases:
+        r = client.get(path, headers=h)
+        assert r.status_code == status, (path, r.status_code, r.text)
+    huge = client.post(
+        f"/api/v1/conversations/{conv_id}/notes",
+        content=b"x" * 2_000_000,
+        headers={**h, "Content-Type": "application/json"},
+    )
+    assert huge.status_code == 413
+
+
+def test_conversation_list_filters_and_keyset_pages(rt: Runtime, client: TestClient, world: World) -> None:
+    events = [
+        InboundEvent(
+            external_id=f"p{i}",
+            created_at=datetime(2026, 11, 20, 9, i, tzinfo=UTC),
+            text=("refund please" if i % 2 else "hello there"),
+            author=Author(id=f"c{i}"),
+        )
+        for i in range(25)
+    ]
+    intake.accept(rt, world.channel.id, events)
+    Pipeline(rt).drain()
+    h = auth(world.token("agent"))
+    seen: list[int] = []
+    cursor = None
+    while True:
+        url = f"/api/v1/workspaces/{world.ws.id}/conversations?limit=7&sort=newest" + (
+            f"&cursor={cursor}" if cursor else ""
+        )
+        page = client.get(url, headers=h).json()
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == 25 == len(set(seen))
+    found = client.get(f"/api/v1/workspaces/{world.ws.id}/conversations?q=refund&limit=100", headers=h).json()
+    assert len(found["items"]) == 12
+    conv = client.get(f"/api/v1/conversations/{seen[0]}", headers=h).json()
+    assert conv["messages"][0]["text"] in ("refund please", "hello there")
+    assert conv["contact"]["identities"][0]["kind"] == f"webhook:{world.channel.id}"

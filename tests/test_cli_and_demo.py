@@ -1,0 +1,182 @@
+"""The operator commands as a person runs them (real processes), and the demo a newcomer sees."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from caredesk.demo import content
+from tests.conftest import shared_file
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str, cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CAREDESK_DATA_DIR": str(cwd / "data"), **(env_extra or {})}
+    env.pop("CAREDESK_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "caredesk.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_import_twcs_then_report_kpis_json(tmp_path: Path) -> None:
+    path = shared_file("twcs/first5000.csv")
+    first = run("import", "twcs", str(path), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "accepted 5000" in first.stdout and "parked 0" in first.stdout
+    again = run("import", "twcs", str(path), cwd=tmp_path)
+    assert "accepted 0, already there 5000" in again.stdout
+    report = run("report", "kpis", "--format", "json", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    rows = {r["workspace"]: r for r in json.loads(report.stdout)}
+    assert len(rows) == 76
+    spotify = rows["spotifycares"]
+    assert spotify["inbound_conversations"] > 0 and 0 <= spotify["response_rate"] <= 1
+    table = run("report", "kpis", "--format", "table", "--workspace", "spotifycares", cwd=tmp_path)
+    assert table.stdout.splitlines()[0].split()[0] == "workspace" and "spotifycares" in table.stdout
+
+
+def test_import_jsonl_reports_bad_lines_and_keeps_good_ones(tmp_path: Path) -> None:
+    assert run("init", cwd=tmp_path).returncode == 0
+    ws = run("admin", "add-workspace", "acme", "Acme", cwd=tmp_path)
+    assert ws.returncode == 0, ws.stderr
+    from caredesk.actions import admin
+    from caredesk.actions.base import Actor
+    from caredesk.config import load_settings
+    from caredesk.runtime import Runtime
+
+    rt = Runtime.open(load_settings(data_dir=tmp_path / "data"))
+    channel = admin.create_channel(
+        rt, Actor.system(), workspace_id=1, connector="webhook", name="Import", credentials={"secret": "k"}
+    )
+    rt.close()
+    lines = [
+        json.dumps(
+            {"id": "j1", "created_at": "2026-11-01T10:00:00Z", "text": "hello", "author": {"id": "a"}}
+        ),
+        "{broken",
+        json.dumps(
+            {
+                "id": "j2",
+                "created_at": "2026-11-01T10:01:00Z",
+                "text": "hi",
+                "author": {"id": "a"},
+                "in_reply_to": "j1",
+                "direction": "out",
+            }
+        ),
+        json.dumps({"id": "j3", "text": "no time", "author": {"id": "b"}}),
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run("import", "jsonl", str(path), "--channel", str(channel.id), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "accepted 2" in result.stdout
+    assert (
+        "line 2: not valid JSON" in result.stderr and "line 4: invalid message: created_at" in result.stderr
+    )
+
+
+def test_demo_workspace_content_and_server(tmp_path: Path) -> None:
+    seeded = run("demo", "--no-serve", cwd=tmp_path)
+    assert seeded.returncode == 0, seeded.stderr
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'caredesk.db'}")
+    with engine.connect() as conn:
+        channels = conn.execute(sa.text("select count(*) from channels")).scalar()
+        agents = conn.execute(
+            sa.text(
+                "select count(*) from memberships m join workspaces w on w.id = m.workspace_id "
+                "where w.slug = 'nordlys' and m.role in ('agent','supervisor','admin')"
+            )
+        ).scalar()
+        conversations = conn.execute(sa.text("select count(*) from conversations")).scalar()
+        languages = dict(
+            conn.execute(sa.text("select language, count(*) from conversations group by language")).all()
+        )
+    engine.dispose()
+    assert channels >= 3 and agents >= 5 and conversations >= 50
+    assert {"en", "zh", "he", "da"} <= set(languages) and len(languages) >= 4
+    assert conversations == len(content.CONVERSATIONS)
+
+    env = {**os.environ, "CAREDESK_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "caredesk.cli", "demo", "--port", "18765", "--network-port", "18766"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get("http://127.0.0.1:18765/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                proc.stdout.read().decode() if proc.stdout else ""
+            )
+            time.sleep(0.2)
+        with httpx.Client(base_url="http://127.0.0.1:18765") as web:
+            login = web.post("/login", data={"email": "claire@nordlys.example", "password": "caredesk-demo"})
+            assert login.status_code == 303
+            page = web.get("/")
+            assert page.status_code == 200 and page.text.count("data-conversation=") >= 20
+            token = web.post(
+                "/api/v1/auth/login", json={"email": "claire@nordlys.example", "password": "caredesk-demo"}
+            ).json()["token"]
+            h = {"Authorization": f"Bearer {token}"}
+            # A customer writes through the fake network; the agent's reply lands back on it.
+            injected = httpx.post(
+                "http://127.0.0.1:18766/channels/chat/inject",
+                json={
+                    "id": "live-1",
+                    "created_at": "2026-11-23T12:00:00Z",
+                    "text": "Is there an outage in Aarhus?",
+                    "author": {"id": "visitor-1", "name": "Visitor"},
+                },
+                timeout=10,
+            )
+            assert injected.status_code == 202, injected.text
+            conv_id = None
+            for _ in range(50):
+                items = web.get(
+                    "/api/v1/workspaces/1/conversations?q=outage%20in%20Aarhus", headers=h
+                ).json()["items"]
+                if items:
+                    conv_id = items[0]["id"]
+                    break
+                time.sleep(0.1)
+            assert conv_id is not None
+            assert (
+                web.post(
+                    f"/api/v1/conversations/{conv_id}/replies",
+                    json={"text": "No outage, checking ^CK"},
+                    headers=h,
+                ).status_code
+                == 202
+            )
+            for _ in range(50):
+                posted = httpx.get("http://127.0.0.1:18766/channels/chat/replies").json()
+                if posted:
+                    break
+                time.sleep(0.1)
+            assert [p["text"] for p in posted] == ["No outage, checking ^CK"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
