@@ -262,7 +262,7 @@ def test_conversation_created_once_when_a_new_one_is_folded_into_an_old_one_in_t
     rt: Runtime, world: World
 ) -> None:
     ingest(rt, world, ev("f1", "root", author="ida"))
-    # One batch: a reply to a message not seen yet (opens a conversation), then that message, which answers f1.
+    # One batch: a reply to an unseen message (opens a conversation), then that message, answering f1.
     ingest(
         rt,
         world,
