@@ -199,7 +199,8 @@ def main() -> None:
         t1 = time.perf_counter()
         result = Pipeline(rt, batch_size=args.batch).drain()
         t_pipe = time.perf_counter() - t1
-        assert result.processed == args.n and result.dead == 0, result
+        if result.processed != args.n or result.dead:
+            raise SystemExit(f"intake did not process every message: {result}")
 
         floor_rate = floor(rt, channel_id, events, args.batch)
         end_to_end = args.n / (t_spool + t_pipe)
