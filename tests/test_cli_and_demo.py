@@ -180,3 +180,60 @@ def test_demo_workspace_content_and_server(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_channel_and_watch_commands(tmp_path: Path) -> None:
+    assert run("admin", "add-workspace", "acme", "Acme", cwd=tmp_path).returncode == 0
+    added = run(
+        "channel",
+        "add",
+        "webhook",
+        "--workspace",
+        "acme",
+        "--name",
+        "Widget",
+        "--config",
+        "outbound_url=http://127.0.0.1:9/replies",
+        "--credential",
+        "secret=s3cr3t-value",
+        cwd=tmp_path,
+    )
+    assert added.returncode == 0, added.stderr
+    assert "channel 1 Widget (webhook); webhooks: /hooks/1" in added.stdout
+    listed = run("channel", "list", cwd=tmp_path)
+    assert "acme\twebhook\tWidget\tenabled" in listed.stdout and "s3cr3t" not in listed.stdout
+    tested = run("channel", "test", "1", cwd=tmp_path)
+    assert tested.returncode == 1 and "FAILED" in tested.stdout and "unreachable" in tested.stdout
+    bad = run(
+        "channel",
+        "add",
+        "webhook",
+        "--workspace",
+        "acme",
+        "--name",
+        "X",
+        "--config",
+        "nonsense",
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 2 and "key=value" in bad.stderr
+    watch = run(
+        "watch",
+        "add",
+        "--workspace",
+        "acme",
+        "--name",
+        "brand",
+        "-k",
+        "acme",
+        "-p",
+        "acme care",
+        "-x",
+        "roadrunner",
+        "-l",
+        "en",
+        cwd=tmp_path,
+    )
+    assert watch.returncode == 0, watch.stderr
+    assert '(acme OR "acme care") -roadrunner lang:en -is:retweet' in watch.stdout
+    assert "keywords=acme" in run("watch", "list", "--workspace", "acme", cwd=tmp_path).stdout

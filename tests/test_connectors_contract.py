@@ -26,7 +26,7 @@ def test_connector_declares_documents_and_implements_its_capabilities(key: str, 
     assert spec.key == key
     assert spec.display_name and spec.network
     assert spec.capabilities, "a connector that can do nothing"
-    assert spec.length_rule.max_length > 0
+    assert spec.length_rule.public and spec.length_rule.private
     assert spec.docs and (REPO / spec.docs).is_file(), f"{key}: {spec.docs} missing"
     assert key in (REPO / "docs" / "connectors.md").read_text(encoding="utf-8"), (
         f"{key} not in docs/connectors.md"

@@ -14,6 +14,7 @@ from caredesk.actions.base import Actor, get_or_404, record, require
 from caredesk.connectors import registry
 from caredesk.domain.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from caredesk.domain.types import Presence, Role
+from caredesk.domain.watch import WatchSpec
 from caredesk.runtime import Runtime
 from caredesk.security.passwords import hash_password, new_token, token_digest, verify_password
 from caredesk.storage import models as m
@@ -340,3 +341,54 @@ def set_presence(rt: Runtime, actor: Actor, presence: Presence, *, agent_id: int
             presence=presence.value,
         )
     rt.bus.publish("agents.changed", {"ids": [target]})
+
+
+def create_watch_rule(
+    rt: Runtime,
+    actor: Actor,
+    *,
+    workspace_id: int,
+    name: str,
+    keywords: list[str] | None = None,
+    phrases: list[str] | None = None,
+    exclusions: list[str] | None = None,
+    languages: list[str] | None = None,
+) -> m.WatchRule:
+    """A listening rule; connectors with LISTEN turn it into their network's mechanism."""
+    spec = WatchSpec(
+        keywords=tuple(k.strip() for k in keywords or [] if k.strip()),
+        phrases=tuple(p.strip() for p in phrases or [] if p.strip()),
+        exclusions=tuple(e.strip() for e in exclusions or [] if e.strip()),
+        languages=tuple(sorted({lang.strip().lower() for lang in languages or [] if lang.strip()})),
+    )
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("a watch rule needs a name of at most 200 characters")
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        require(session, actor, workspace_id, Role.ADMIN)
+        same_name = sa.and_(m.WatchRule.workspace_id == workspace_id, m.WatchRule.name == name)
+        if session.scalar(sa.select(m.WatchRule.id).where(same_name)) is not None:
+            raise Conflict(f"watch rule {name!r} exists already")
+        rule = m.WatchRule(
+            workspace_id=workspace_id,
+            name=name,
+            keywords=list(spec.keywords),
+            phrases=list(spec.phrases),
+            exclusions=list(spec.exclusions),
+            languages=list(spec.languages),
+            created_at=now,
+        )
+        session.add(rule)
+        session.flush()
+        record(session, actor, "watch.created", workspace_id=workspace_id, at=now, watch_rule_id=rule.id)
+    return rule
+
+
+def watch_spec(rule: m.WatchRule) -> WatchSpec:
+    return WatchSpec(
+        keywords=tuple(rule.keywords),
+        phrases=tuple(rule.phrases),
+        exclusions=tuple(rule.exclusions),
+        languages=tuple(rule.languages),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,10 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from caredesk.actions.base import Actor, get_or_404, record, require
-from caredesk.connectors import registry
+from caredesk.connectors import length, registry
 from caredesk.connectors.base import identity_kind
 from caredesk.domain.errors import Conflict, InvalidInput, NotFound
-from caredesk.domain.types import Capability, OutboundReply, OutboxStatus, Role, Status
+from caredesk.domain.types import Capability, OutboundReply, OutboxStatus, ReplyContext, Role, Status
 from caredesk.routing import sla as sla_rules
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
@@ -47,8 +48,12 @@ def reply(
     public: bool | None = None,
     in_reply_to_message_id: int | None = None,
     resolve: bool = False,
+    human_agent: bool = False,
 ) -> m.Message:
-    """Queue a reply: an outbound message row and an outbox item, written together. The sender publishes."""
+    """Queue a reply: an outbound message row and an outbox item, written together. The sender publishes.
+
+    Refused before anything is written when the channel cannot send it: the wrong visibility, too long
+    for the network's counting rule, or outside a window the connector enforces (`Connector.prepare`)."""
     text = text.strip()
     if not text:
         raise InvalidInput("reply text is empty")
@@ -58,20 +63,38 @@ def reply(
     with rt.db.write() as session:
         conv = _conversation(session, actor, conversation_id, Role.AGENT)
         channel: m.Channel = session.get(m.Channel, conv.channel_id)  # type: ignore[assignment]
-        connector = registry.get(channel.connector)
+        spec = registry.get(channel.connector).spec
         target = _reply_target(session, conv, in_reply_to_message_id, public)
-        visibility_public = target.is_public if public is None else public
+        visibility_public = (target.is_public if target else conv.is_public) if public is None else public
         needed = Capability.PUBLIC_REPLY if visibility_public else Capability.PRIVATE_REPLY
-        if needed not in connector.spec.capabilities:
+        if needed not in spec.capabilities:
             kind = "public" if visibility_public else "private"
-            raise InvalidInput(f"{connector.spec.display_name} channels cannot send {kind} replies")
-        rule = connector.spec.length_rule
-        if len(text) > rule.max_length:
+            raise InvalidInput(f"{spec.display_name} channels cannot send {kind} replies")
+        rule = spec.length_rule.public if visibility_public else spec.length_rule.private
+        counted = length.count(rule, text)
+        if not counted.valid:
             raise InvalidInput(
-                f"reply is {len(text)} {rule.unit} long; this channel allows {rule.max_length}"
+                f"reply is {counted.length} {counted.unit} long; {spec.display_name} allows {counted.limit}"
             )
-        recipient = _recipient(session, conv, channel)
         key = uuid.uuid4().hex
+        request = OutboundReply(
+            idempotency_key=key,
+            text=text,
+            public=visibility_public,
+            in_reply_to=target.external_id if target else None,
+            thread=target.thread if target else None,
+            recipient=_recipient(session, conv, channel),
+            subject=conv.subject,
+        )
+        context = ReplyContext(
+            now=now,
+            target_public=target.is_public if target else None,
+            target_created_at=target.created_at if target else None,
+            last_inbound_at=conv.last_inbound_at,
+            private_replies_to_target=_private_replies_about(session, channel.id, target),
+            human_agent=human_agent,
+        )
+        request = _prepare(rt, channel, request, context)
         agent = session.get(m.Agent, actor.agent_id) if actor.agent_id else None
         msg = m.Message(
             workspace_id=conv.workspace_id,
@@ -81,8 +104,8 @@ def reply(
             is_public=visibility_public,
             agent_id=actor.agent_id,
             author_name=agent.name if agent else None,
-            in_reply_to=target.external_id if visibility_public else None,
-            thread=target.thread,
+            in_reply_to=request.in_reply_to,
+            thread=request.thread,
             client_ref=key,
             text=text,
             delivery="queued",
@@ -91,15 +114,6 @@ def reply(
         )
         session.add(msg)
         session.flush()
-        request = OutboundReply(
-            idempotency_key=key,
-            text=text,
-            public=visibility_public,
-            in_reply_to=msg.in_reply_to,
-            thread=target.thread,
-            recipient=recipient,
-            subject=conv.subject,
-        )
         session.add(
             m.Outbox(
                 workspace_id=conv.workspace_id,
@@ -107,7 +121,7 @@ def reply(
                 conversation_id=conv.id,
                 message_id=msg.id,
                 idempotency_key=key,
-                request=_reply_json(request),
+                request=reply_json(request),
                 status="queued",
                 next_attempt_at=now,
                 created_at=now,
@@ -143,14 +157,23 @@ def reply(
     return msg
 
 
+def _prepare(rt: Runtime, channel: m.Channel, request: OutboundReply, context: ReplyContext) -> OutboundReply:
+    from caredesk.workers.sender import connector_for  # noqa: PLC0415  (workers import actions)
+
+    return connector_for(rt, channel).prepare(request, context)
+
+
+@dataclass(frozen=True, slots=True)
 class _Target:
-    def __init__(self, external_id: str | None, thread: str | None, is_public: bool) -> None:
-        self.external_id, self.thread, self.is_public = external_id, thread, is_public
+    external_id: str | None
+    thread: str | None
+    is_public: bool
+    created_at: datetime
 
 
 def _reply_target(
     session: Session, conv: m.Conversation, message_id: int | None, public: bool | None
-) -> _Target:
+) -> _Target | None:
     """The customer message a reply answers: the one named, else the newest inbound of that visibility."""
     query = sa.select(m.Message).where(m.Message.conversation_id == conv.id, m.Message.direction == "in")
     if message_id is not None:
@@ -161,9 +184,35 @@ def _reply_target(
         if public is not None:
             query = query.where(m.Message.is_public == public)
         msg = session.scalar(query.order_by(m.Message.created_at.desc(), m.Message.id.desc()).limit(1))
+        if msg is None and public is False:  # a first private message about the newest public one
+            msg = session.scalar(
+                sa.select(m.Message)
+                .where(m.Message.conversation_id == conv.id, m.Message.direction == "in")
+                .order_by(m.Message.created_at.desc(), m.Message.id.desc())
+                .limit(1)
+            )
     if msg is None:
-        return _Target(None, None, conv.is_public if public is None else public)
-    return _Target(msg.external_id, msg.thread, msg.is_public)
+        return None
+    return _Target(msg.external_id, msg.thread, msg.is_public, msg.created_at)
+
+
+def _private_replies_about(session: Session, channel_id: int, target: _Target | None) -> int:
+    if target is None or target.external_id is None:
+        return 0
+    return int(
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(m.Message)
+            .where(
+                m.Message.channel_id == channel_id,
+                m.Message.direction == "out",
+                ~m.Message.is_public,
+                m.Message.in_reply_to == target.external_id,
+                sa.or_(m.Message.delivery.is_(None), m.Message.delivery != "failed"),
+            )
+        )
+        or 0
+    )
 
 
 def _recipient(session: Session, conv: m.Conversation, channel: m.Channel) -> str | None:
@@ -175,7 +224,7 @@ def _recipient(session: Session, conv: m.Conversation, channel: m.Channel) -> st
     )
 
 
-def _reply_json(reply: OutboundReply) -> dict[str, Any]:
+def reply_json(reply: OutboundReply) -> dict[str, Any]:
     return {
         "idempotency_key": reply.idempotency_key,
         "text": reply.text,
@@ -185,6 +234,7 @@ def _reply_json(reply: OutboundReply) -> dict[str, Any]:
         "recipient": reply.recipient,
         "subject": reply.subject,
         "automatic": reply.automatic,
+        "options": dict(reply.options),
     }
 
 

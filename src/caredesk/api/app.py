@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -33,7 +32,6 @@ def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
         finally:
             if workers:
                 workers.stop()
-            app.state.http.close()
 
     app = FastAPI(
         title="caredesk",
@@ -42,7 +40,6 @@ def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
         description="Social customer care desk: one team inbox for every network.",
     )
     app.state.rt = rt
-    app.state.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
     app.include_router(api)
     app.include_router(hooks)
     app.include_router(pages)

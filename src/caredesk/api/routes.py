@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -18,6 +19,7 @@ from caredesk.api.deps import ActorDep, RtDep
 from caredesk.connectors import registry
 from caredesk.domain.errors import CaredeskError, Forbidden, InvalidInput, NotFound
 from caredesk.domain.types import Capability, Presence, Role, Status
+from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 from caredesk.storage import queries
 from caredesk.workers.sender import connector_for
@@ -254,7 +256,7 @@ def test_channel(channel_id: int, request: Request, actor: ActorDep, rt: RtDep) 
         channel = get_or_404(session, m.Channel, channel_id, "channel")
         require(session, actor, channel.workspace_id, Role.ADMIN)
     try:
-        connector_for(rt, channel, request.app.state.http).verify()
+        connector_for(rt, channel).verify()
     except CaredeskError as exc:  # the network said no: that is the answer to "test connection", not a fault
         return {"ok": False, "error": exc.message}
     return {"ok": True}
@@ -450,22 +452,34 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-@hooks.post("/hooks/{channel_id}", tags=["webhooks"], status_code=202)
-def receive_webhook(
-    channel_id: int, request: Request, rt: RtDep, body: Annotated[bytes, Depends(raw_body)]
-) -> Response:
-    """Accept pushed events: verify the signature, validate, spool durably, then answer 202."""
+def _webhook_channel(rt: Runtime, channel_id: int) -> m.Channel:
     with rt.db.read() as session:
         channel = session.get(m.Channel, channel_id)
     if channel is None or not channel.enabled:
         raise NotFound("no such channel")
-    cls = registry.get(channel.connector)
-    if Capability.WEBHOOK not in cls.spec.capabilities:
+    if Capability.WEBHOOK not in registry.get(channel.connector).spec.capabilities:
         raise NotFound("this channel does not receive webhooks")
-    connector = connector_for(rt, channel, http=request.app.state.http)
+    return channel
+
+
+@hooks.get("/hooks/{channel_id}", tags=["webhooks"])
+def webhook_challenge(channel_id: int, request: Request, rt: RtDep) -> Response:
+    """Ownership checks some networks make on a webhook address (X CRC, Meta hub.challenge)."""
+    channel = _webhook_channel(rt, channel_id)
+    answer = connector_for(rt, channel).challenge(dict(request.query_params))
+    return Response(content=answer.body, media_type=answer.media_type)
+
+
+@hooks.post("/hooks/{channel_id}", tags=["webhooks"], status_code=202)
+def receive_webhook(
+    channel_id: int, request: Request, rt: RtDep, body: Annotated[bytes, Depends(raw_body)]
+) -> Response:
+    """Accept pushed events: verify the signature, validate, spool durably (with the body's digest, so a
+    replayed delivery is refused), then answer."""
+    channel = _webhook_channel(rt, channel_id)
     headers = {k.lower(): v for k, v in request.headers.items()}
-    result = connector.parse_webhook(headers, body)
-    accepted = intake.accept(rt, channel.id, result.events)
+    result = connector_for(rt, channel).parse_webhook(headers, body)
+    accepted = intake.accept(rt, channel.id, result.events, delivery_digest=hashlib.sha256(body).hexdigest())
     payload = result.response or {"accepted": accepted.accepted, "duplicates": accepted.duplicates}
     return Response(
         content=json.dumps(payload),

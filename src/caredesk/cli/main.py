@@ -26,7 +26,13 @@ report_app = typer.Typer(no_args_is_help=True, help="Reports.")
 admin_app = typer.Typer(no_args_is_help=True, help="Workspaces, agents and tokens.")
 app.add_typer(import_app, name="import")
 app.add_typer(report_app, name="report")
+channel_app = typer.Typer(
+    no_args_is_help=True, help="Channels: the network accounts a workspace answers from."
+)
+watch_app = typer.Typer(no_args_is_help=True, help="Watch rules: listening for the brand without an @.")
 app.add_typer(admin_app, name="admin")
+app.add_typer(channel_app, name="channel")
+app.add_typer(watch_app, name="watch")
 
 
 class Format(StrEnum):
@@ -336,6 +342,157 @@ def dead_letters(retry: bool = False, db: DbOption = None) -> None:
         n = retry_dead(rt)
         result = Pipeline(rt).drain()
         typer.echo(f"retried {n}: processed {result.processed}, parked again {result.dead}")
+
+
+def _workspace_id(rt: Runtime, slug: str) -> int:
+    from caredesk.storage import models as m  # noqa: PLC0415
+
+    with rt.db.read() as session:
+        ws_id = session.scalar(sa.select(m.Workspace.id).where(m.Workspace.slug == slug))
+    if ws_id is None:
+        raise CaredeskError(f"no workspace {slug!r}")
+    return int(ws_id)
+
+
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise CaredeskError(f"{what} must be given as key=value (got {value!r})")
+        out[key.strip()] = val
+    return out
+
+
+@channel_app.command("add")
+def channel_add(
+    connector: Annotated[
+        str, typer.Argument(help="Connector key: webhook, x, mastodon, bluesky, facebook, ...")
+    ],
+    workspace: Annotated[str, typer.Option(help="Workspace slug.")],
+    name: Annotated[str, typer.Option(help="Channel name, e.g. '@acme_care'.")],
+    config: Annotated[list[str] | None, typer.Option("--config", help="key=value, repeatable.")] = None,
+    credential: Annotated[
+        list[str] | None, typer.Option("--credential", help="key=value, repeatable; stored encrypted.")
+    ] = None,
+    own_account: Annotated[str | None, typer.Option(help="The brand's own id on the network.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Add a channel. Credentials are stored encrypted and never printed."""
+    from caredesk.actions import admin  # noqa: PLC0415
+    from caredesk.actions.base import Actor  # noqa: PLC0415
+
+    rt = _open(db)
+    try:
+        channel = admin.create_channel(
+            rt,
+            Actor.system(),
+            workspace_id=_workspace_id(rt, workspace),
+            connector=connector,
+            name=name,
+            config=_pairs(config or [], "--config"),
+            credentials=_pairs(credential or [], "--credential"),
+            own_account_id=own_account,
+        )
+    except CaredeskError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"channel {channel.id} {channel.name} ({channel.connector}); webhooks: /hooks/{channel.id}")
+
+
+@channel_app.command("list")
+def channel_list(
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug (default: all).")] = None,
+    db: DbOption = None,
+) -> None:
+    from caredesk.storage import models as m  # noqa: PLC0415
+
+    rt = _open(db)
+    with rt.db.read() as session:
+        query = sa.select(m.Channel, m.Workspace.slug).join(
+            m.Workspace, m.Workspace.id == m.Channel.workspace_id
+        )
+        if workspace:
+            query = query.where(m.Workspace.slug == workspace)
+        for channel, slug in session.execute(query.order_by(m.Channel.id)):
+            state = "enabled" if channel.enabled else "disabled"
+            error = f"  last error: {channel.last_error}" if channel.last_error else ""
+            typer.echo(f"{channel.id}\t{slug}\t{channel.connector}\t{channel.name}\t{state}{error}")
+
+
+@channel_app.command("test")
+def channel_test(channel_id: int, db: DbOption = None) -> None:
+    """Check the channel's credentials against its network."""
+    from caredesk.storage import models as m  # noqa: PLC0415
+    from caredesk.workers.sender import connector_for  # noqa: PLC0415
+
+    rt = _open(db)
+    with rt.db.read() as session:
+        channel = session.get(m.Channel, channel_id)
+    if channel is None:
+        _fail(CaredeskError(f"no channel {channel_id}"))
+        return
+    try:
+        connector_for(rt, channel).verify()
+    except CaredeskError as exc:
+        typer.secho(f"channel {channel_id}: FAILED: {exc.message}", fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+    typer.echo(f"channel {channel_id}: ok")
+
+
+@watch_app.command("add")
+def watch_add(
+    workspace: Annotated[str, typer.Option(help="Workspace slug.")],
+    name: Annotated[str, typer.Option(help="A name for the rule.")],
+    keyword: Annotated[list[str] | None, typer.Option("--keyword", "-k", help="Any of these words.")] = None,
+    phrase: Annotated[
+        list[str] | None, typer.Option("--phrase", "-p", help="Any of these exact phrases.")
+    ] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", "-x", help="None of these.")] = None,
+    language: Annotated[
+        list[str] | None, typer.Option("--language", "-l", help="ISO 639-1; default any.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Listen for posts that mention the brand without an @; they arrive marked as indirect."""
+    from caredesk.actions import admin  # noqa: PLC0415
+    from caredesk.actions.base import Actor  # noqa: PLC0415
+    from caredesk.domain.watch import to_x_rule  # noqa: PLC0415
+
+    rt = _open(db)
+    try:
+        rule = admin.create_watch_rule(
+            rt,
+            Actor.system(),
+            workspace_id=_workspace_id(rt, workspace),
+            name=name,
+            keywords=keyword,
+            phrases=phrase,
+            exclusions=exclude,
+            languages=language,
+        )
+    except CaredeskError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"watch rule {rule.id} {rule.name}: as an X rule: {to_x_rule(admin.watch_spec(rule))}")
+
+
+@watch_app.command("list")
+def watch_list(workspace: Annotated[str, typer.Option(help="Workspace slug.")], db: DbOption = None) -> None:
+    from caredesk.storage import models as m  # noqa: PLC0415
+
+    rt = _open(db)
+    try:
+        ws_id = _workspace_id(rt, workspace)
+    except CaredeskError as exc:
+        _fail(exc)
+        return
+    with rt.db.read() as session:
+        for rule in session.scalars(sa.select(m.WatchRule).where(m.WatchRule.workspace_id == ws_id)):
+            typer.echo(
+                f"{rule.id}\t{rule.name}\tkeywords={','.join(rule.keywords)}\tphrases={'|'.join(rule.phrases)}"
+                f"\texclude={','.join(rule.exclusions)}\tlanguages={','.join(rule.languages) or 'any'}"
+            )
 
 
 def main() -> None:

@@ -15,8 +15,15 @@ from typing import Any, ClassVar
 import httpx
 
 from caredesk.domain.clock import Clock
-from caredesk.domain.errors import CaredeskError, ConnectorError
-from caredesk.domain.types import Capability, InboundEvent, LengthRule, OutboundReply, SendResult
+from caredesk.domain.errors import CaredeskError, ConnectorError, NotFound
+from caredesk.domain.types import (
+    Capability,
+    InboundEvent,
+    LengthRule,
+    OutboundReply,
+    ReplyContext,
+    SendResult,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,7 @@ class ConnectorSpec:
     idempotent_send: bool = False
     # True when author ids are only unique within one channel (a generic source), not across the network.
     identities_per_channel: bool = False
+    poll_seconds: int = 60  # how often a POLL channel is fetched when nothing is pending
     docs: str = ""  # where docs/connectors.md describes it
 
 
@@ -54,14 +62,23 @@ class ChannelContext:
 @dataclass(slots=True)
 class FetchResult:
     events: list[InboundEvent]
-    cursor: dict[str, Any]
+    cursor: dict[str, Any]  # stored with the events, in one transaction; the next fetch starts from it
+    more: bool = False  # the network has more right now: fetch again without waiting
 
 
 @dataclass(slots=True)
 class WebhookResult:
     events: list[InboundEvent] = field(default_factory=list)
-    # Some networks expect an answer of their own (a CRC challenge); None means a plain 200 "accepted".
+    # Some networks expect an answer of their own; None means the plain "accepted" answer.
     response: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeAnswer:
+    """The answer to a network's webhook ownership check (X CRC, Meta hub.challenge)."""
+
+    body: str
+    media_type: str = "application/json"
 
 
 class Connector:
@@ -82,8 +99,21 @@ class Connector:
     def fetch(self, cursor: dict[str, Any]) -> FetchResult:
         raise CaredeskError(f"{self.spec.display_name} does not poll")
 
+    def acknowledge(self, cursor: dict[str, Any]) -> None:
+        """Called after a fetch's events and cursor are stored: tell the network what was seen, if it
+        keeps such a mark (Bluesky updateSeen). Never called for events not yet stored."""
+
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookResult:
         raise CaredeskError(f"{self.spec.display_name} does not receive webhooks")
+
+    def challenge(self, params: Mapping[str, str]) -> ChallengeAnswer:
+        """Answer a GET on the webhook address (ownership checks). Refuse what is not one."""
+        raise NotFound(f"{self.spec.display_name} webhooks have no challenge")
+
+    def prepare(self, reply: OutboundReply, context: ReplyContext) -> OutboundReply:
+        """Check a reply against the network's rules before it is queued (windows, one-time replies);
+        raise InvalidInput with what the agent can do instead, or return it with network options set."""
+        return reply
 
     def find_published(self, reply: OutboundReply) -> SendResult | None:
         """After a crash mid-send: was this reply published? Networks without idempotency keys look it up."""

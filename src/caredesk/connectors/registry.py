@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from pathlib import Path
+
 from caredesk.connectors.base import Connector
 from caredesk.domain.errors import InvalidInput
 
@@ -30,7 +34,16 @@ def all_connectors() -> dict[str, type[Connector]]:
     return dict(_REGISTRY)
 
 
+_loaded = False
+
+
 def _load_builtins() -> None:
-    # Imported for their register() side effect.
-    from caredesk.connectors.twcs import connector as _twcs  # noqa: F401, PLC0415
-    from caredesk.connectors.webhook import connector as _webhook  # noqa: F401, PLC0415
+    """Import every built-in connector package (`connectors/<name>/connector.py`) for its register() call."""
+    global _loaded  # noqa: PLW0603  (once per process)
+    if _loaded:
+        return
+    package = Path(__file__).parent
+    for info in pkgutil.iter_modules([str(package)]):
+        if info.ispkg and (package / info.name / "connector.py").exists():
+            importlib.import_module(f"caredesk.connectors.{info.name}.connector")
+    _loaded = True

@@ -116,11 +116,27 @@ class OutboundReply:
     idempotency_key: str  # the same key on every retry of the same reply
     text: str
     public: bool
-    in_reply_to: str | None  # external id of the customer's message answered (public replies)
+    # External id of the customer's message answered: the post a public reply goes under, or the public
+    # comment a private reply is sent about (networks that allow "private replies" to comments).
+    in_reply_to: str | None
     thread: str | None  # private thread key, if the network has one
     recipient: str | None  # network id / handle / address of the customer (private replies)
     subject: str | None = None
     automatic: bool = False
+    # Network-specific choices made when the reply was queued (e.g. {"tag": "HUMAN_AGENT"}).
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True, frozen=True)
+class ReplyContext:
+    """What a connector may need to accept or refuse a reply before it is queued."""
+
+    now: datetime
+    target_public: bool | None  # visibility of the customer message answered (None: no such message)
+    target_created_at: datetime | None
+    last_inbound_at: datetime | None  # the customer's newest message in this conversation's channel
+    private_replies_to_target: int  # private replies already sent or queued about the target message
+    human_agent: bool  # the agent asked for the network's human-agent tag, where it has one
 
 
 @dataclass(slots=True, frozen=True)
@@ -131,8 +147,7 @@ class SendResult:
 
 @dataclass(slots=True, frozen=True)
 class LengthRule:
-    """How a network counts a message's length, for the composer and the reply checks."""
+    """Which counting rule of connectors/length.py applies to public posts and to private messages."""
 
-    max_length: int
-    unit: str = "characters"  # "characters", "graphemes", "weighted"
-    url_length: int | None = None
+    public: str
+    private: str

@@ -8,6 +8,7 @@ real integration would. Used by the demo (so a newcomer sees replies land) and b
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
@@ -31,7 +32,9 @@ class FakeChannel:
     hook_url: str  # caredesk's /hooks/<channel id>
     posted: list[dict[str, Any]] = field(default_factory=list)
     by_key: dict[str, str] = field(default_factory=dict)
-    fail_next: list[int] = field(default_factory=list)  # status codes to answer with before succeeding
+    # Answers to give before succeeding: HTTP status codes, or 0 for "hang past the client's timeout".
+    fail_next: list[int] = field(default_factory=list)
+    hang_seconds: float = 3.0
 
 
 class FakeWebhookNetwork:
@@ -80,10 +83,14 @@ class FakeWebhookNetwork:
             if payload.get("type") == "ping":
                 return JSONResponse({"ok": True})
             with self._lock:
-                if channel.fail_next:
-                    status = channel.fail_next.pop(0)
-                    headers = {"Retry-After": "0"} if status == 429 else {}
-                    return JSONResponse({"error": "injected failure"}, status_code=status, headers=headers)
+                status = channel.fail_next.pop(0) if channel.fail_next else None
+            if status == 0:
+                await asyncio.sleep(channel.hang_seconds)  # the caller gives up first; nothing is recorded
+                return JSONResponse({"error": "too slow"}, status_code=504)
+            if status is not None:
+                headers = {"Retry-After": "0"} if status == 429 else {}
+                return JSONResponse({"error": "injected failure"}, status_code=status, headers=headers)
+            with self._lock:
                 key_header = request.headers.get("idempotency-key", "")
                 if key_header and key_header in channel.by_key:
                     return JSONResponse({"id": channel.by_key[key_header], "duplicate": True})

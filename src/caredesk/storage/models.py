@@ -160,6 +160,8 @@ class Channel(Base):
     cursor: Mapped[dict[str, Any]] = mapped_column(default=dict)  # where polling resumes
     lease_owner: Mapped[str | None] = mapped_column(sa.String(64))  # the one poller of this channel
     lease_until: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None]  # when the poller fetches again (later after errors, 429)
+    poll_failures: Mapped[int] = mapped_column(default=0)  # in a row; reset by a successful fetch
     team_id: Mapped[int | None] = _fk("teams.id", nullable=True)  # default team for new conversations
     enabled: Mapped[bool] = mapped_column(default=True)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
@@ -182,6 +184,17 @@ class SpoolEvent(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    """Digest of each accepted webhook body: the same body again is a replay, refused with 409."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.UniqueConstraint("channel_id", "digest"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(sa.ForeignKey("channels.id"))
+    digest: Mapped[str] = mapped_column(sa.String(64))
+    received_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class DeadLetter(Base):
@@ -325,6 +338,22 @@ class ConversationTag(Base):
     __tablename__ = "conversation_tags"
     conversation_id: Mapped[int] = mapped_column(sa.ForeignKey("conversations.id"), primary_key=True)
     tag_id: Mapped[int] = mapped_column(sa.ForeignKey("tags.id"), primary_key=True, index=True)
+
+
+class WatchRule(Base):
+    """Listening: keywords, phrases, exclusions and languages a workspace watches for (domain/watch.py)."""
+
+    __tablename__ = "watch_rules"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _fk("workspaces.id")
+    name: Mapped[str] = mapped_column(sa.String(200))
+    keywords: Mapped[list[Any]] = mapped_column(default=list)
+    phrases: Mapped[list[Any]] = mapped_column(default=list)
+    exclusions: Mapped[list[Any]] = mapped_column(default=list)
+    languages: Mapped[list[Any]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
 
 
 class SlaPolicy(Base):

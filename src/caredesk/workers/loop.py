@@ -11,6 +11,7 @@ from collections.abc import Callable
 from caredesk.actions.conversations import release_snoozed
 from caredesk.pipeline.runner import Pipeline
 from caredesk.runtime import Runtime
+from caredesk.workers.poller import Poller
 from caredesk.workers.sender import Sender
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ class Workers:
         self.stop_event = threading.Event()
         self.pipeline = Pipeline(rt)
         self.sender = Sender(rt)
+        self.poller = Poller(rt)
         self._threads: list[threading.Thread] = []
 
     def _loop(self, name: str, step: Callable[[], int], wake: threading.Event | None, period: float) -> None:
@@ -49,6 +51,7 @@ class Workers:
         specs = [
             ("intake", lambda: self.pipeline.run_once().processed, self.rt.intake_ready, self.idle_wait),
             ("sender", self.sender.run_once, self.rt.outbox_ready, self.idle_wait),
+            ("poller", self.poller.run_once, None, self.idle_wait),
             ("timers", lambda: release_snoozed(self.rt) and 0, None, 30.0),
         ]
         for name, step, wake, period in specs:

@@ -51,7 +51,7 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     return base * random.uniform(0.5, 1.5)  # noqa: S311  (jitter, not security)
 
 
-def connector_for(rt: Runtime, channel: m.Channel, http: httpx.Client) -> Connector:
+def connector_for(rt: Runtime, channel: m.Channel, http: httpx.Client | None = None) -> Connector:
     cls = registry.get(channel.connector)
     context = ChannelContext(
         id=channel.id,
@@ -59,13 +59,13 @@ def connector_for(rt: Runtime, channel: m.Channel, http: httpx.Client) -> Connec
         config=dict(channel.config or {}),
         credentials=rt.vault.decrypt(channel.credentials_encrypted),
     )
-    return cls(context, http=http, clock=rt.clock)
+    return cls(context, http=http or rt.http, clock=rt.clock)
 
 
 class Sender:
     def __init__(self, rt: Runtime, http: httpx.Client | None = None, batch_size: int = 10) -> None:
         self.rt = rt
-        self.http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+        self.http = http or rt.http
         self.batch_size = batch_size
 
     def run_once(self) -> int:

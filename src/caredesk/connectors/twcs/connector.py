@@ -14,6 +14,6 @@ class TwcsReplayConnector(Connector):
         display_name="X history replay (TWCS)",
         network="x",
         capabilities=frozenset({Capability.IMPORT}),
-        length_rule=LengthRule(max_length=280, unit="weighted", url_length=23),
+        length_rule=LengthRule(public="x", private="x_dm"),
         docs="docs/importing.md",
     )

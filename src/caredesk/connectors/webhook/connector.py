@@ -32,7 +32,7 @@ class WebhookConnector(Connector):
         capabilities=frozenset(
             {Capability.WEBHOOK, Capability.PUBLIC_REPLY, Capability.PRIVATE_REPLY, Capability.IMPORT}
         ),
-        length_rule=LengthRule(max_length=20_000),
+        length_rule=LengthRule(public="webhook", private="webhook"),
         config_fields=("outbound_url",),
         credential_fields=("secret",),
         idempotent_send=True,

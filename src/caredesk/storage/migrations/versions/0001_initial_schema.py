@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 18:28:44.542149
+Create Date: 2026-11-23 18:45:05.972721
 """
 
 from __future__ import annotations
@@ -197,6 +197,42 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_teams_workspace_id"), ["workspace_id"], unique=False)
 
     op.create_table(
+        "watch_rules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("workspace_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column(
+            "keywords",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "phrases",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "exclusions",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "languages",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", caredesk.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"], ["workspaces.id"], name=op.f("fk_watch_rules_workspace_id_workspaces")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_watch_rules")),
+        sa.UniqueConstraint("workspace_id", "name", name=op.f("uq_watch_rules_workspace_id_name")),
+    )
+    with op.batch_alter_table("watch_rules", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_watch_rules_workspace_id"), ["workspace_id"], unique=False)
+
+    op.create_table(
         "web_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("agent_id", sa.Integer(), nullable=False),
@@ -237,6 +273,8 @@ def upgrade() -> None:
         ),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
         sa.Column("lease_until", caredesk.storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_poll_at", caredesk.storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("poll_failures", sa.Integer(), nullable=False),
         sa.Column("team_id", sa.Integer(), nullable=True),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
@@ -377,6 +415,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("spool", schema=None) as batch_op:
         batch_op.create_index("ix_spool_pending", ["status", "id"], unique=False)
+
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("received_at", caredesk.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["channel_id"], ["channels.id"], name=op.f("fk_webhook_deliveries_channel_id_channels")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        sa.UniqueConstraint("channel_id", "digest", name=op.f("uq_webhook_deliveries_channel_id_digest")),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_webhook_deliveries_received_at"), ["received_at"], unique=False)
 
     op.create_table(
         "conversation_tags",
@@ -573,6 +626,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_conversation_tags_tag_id"))
 
     op.drop_table("conversation_tags")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_received_at"))
+
+    op.drop_table("webhook_deliveries")
     with op.batch_alter_table("spool", schema=None) as batch_op:
         batch_op.drop_index("ix_spool_pending")
 
@@ -604,6 +661,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_web_sessions_agent_id"))
 
     op.drop_table("web_sessions")
+    with op.batch_alter_table("watch_rules", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_watch_rules_workspace_id"))
+
+    op.drop_table("watch_rules")
     with op.batch_alter_table("teams", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_teams_workspace_id"))
 
