@@ -69,6 +69,7 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
             "admin",
         ),
         ("POST", f"/api/v1/channels/{ch}/test", None, "admin"),
+        ("POST", f"/api/v1/channels/{ch}/measure", {"text": "hello"}, "agent"),
         ("GET", f"/api/v1/workspaces/{ws}/conversations", None, "analyst"),
         ("GET", f"/api/v1/conversations/{conv}", None, "analyst"),
         ("POST", f"/api/v1/conversations/{conv}/replies", {"text": "On its way ^AG"}, "agent"),
@@ -233,3 +234,21 @@ def test_conversation_list_filters_and_keyset_pages(rt: Runtime, client: TestCli
     conv = client.get(f"/api/v1/conversations/{seen[0]}", headers=h).json()
     assert conv["messages"][0]["text"] in ("refund please", "hello there")
     assert conv["contact"]["identities"][0]["kind"] == f"webhook:{world.channel.id}"
+
+
+def test_measure_counts_as_the_network_does(rt: Runtime, client: TestClient, world: World) -> None:
+    from caredesk.actions import admin
+    from caredesk.actions.base import Actor
+
+    x = admin.create_channel(rt, Actor.system(), workspace_id=world.ws.id, connector="twcs", name="X history")
+    h = auth(world.token("agent"))
+    short = client.post(
+        f"/api/v1/channels/{x.id}/measure",
+        json={"text": "你好 https://example.com/a/very/long/path"},
+        headers=h,
+    ).json()
+    assert (short["rule"], short["length"], short["valid"]) == ("x", 4 + 1 + 23, True)
+    long_text = "This is a sentence about the outage. " * 12
+    result = client.post(f"/api/v1/channels/{x.id}/measure", json={"text": long_text}, headers=h).json()
+    assert result["valid"] is False and len(result["thread"]) >= 2
+    assert all(part.endswith(f"/{len(result['thread'])}") for part in result["thread"])

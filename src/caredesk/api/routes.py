@@ -16,7 +16,7 @@ from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor, get_or_404, require, role_in
 from caredesk.analytics.kpis import kpis
 from caredesk.api.deps import ActorDep, RtDep
-from caredesk.connectors import registry
+from caredesk.connectors import length, registry
 from caredesk.domain.errors import CaredeskError, Forbidden, InvalidInput, NotFound
 from caredesk.domain.types import Capability, Presence, Role, Status
 from caredesk.runtime import Runtime
@@ -260,6 +260,37 @@ def test_channel(channel_id: int, request: Request, actor: ActorDep, rt: RtDep) 
     except CaredeskError as exc:  # the network said no: that is the answer to "test connection", not a fault
         return {"ok": False, "error": exc.message}
     return {"ok": True}
+
+
+class MeasureIn(Strict):
+    text: Annotated[str, Field(min_length=1, max_length=conv_actions.MAX_REPLY)]
+    public: bool = True
+
+
+@api.post("/channels/{channel_id}/measure", tags=["channels"])
+def measure(channel_id: int, body: MeasureIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    """How the channel's network counts this text, and the numbered thread it would become if too long."""
+    with rt.db.read() as session:
+        channel = get_or_404(session, m.Channel, channel_id, "channel")
+        require(session, actor, channel.workspace_id, Role.AGENT)
+    rules = registry.get(channel.connector).spec.length_rule
+    rule = rules.public if body.public else rules.private
+    counted = length.count(rule, body.text)
+    parts: list[str] = []
+    if not counted.valid and length.allows_threads(rule):
+        try:
+            parts = length.split(rule, body.text)
+        except ValueError:
+            parts = []
+    return {
+        "rule": rule,
+        "length": counted.length,
+        "limit": counted.limit,
+        "unit": counted.unit,
+        "valid": counted.valid,
+        "thread": parts,
+        "threads_allowed": length.allows_threads(rule),
+    }
 
 
 # --- conversations -----------------------------------------------------------------------------
