@@ -1,4 +1,5 @@
-"""Every registered connector declares what it is and can do, is documented, and implements what it claims."""
+"""Every registered connector declares what it is and can do, is documented, has recorded payloads, and
+implements what it claims."""
 
 from __future__ import annotations
 
