@@ -8,7 +8,7 @@ connector's capabilities; it never branches on the network's name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -24,6 +24,7 @@ from caredesk.domain.types import (
     ReplyContext,
     SendResult,
 )
+from caredesk.domain.watch import WatchSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,12 @@ class Connector:
 
     def fetch(self, cursor: dict[str, Any]) -> FetchResult:
         raise CaredeskError(f"{self.spec.display_name} does not poll")
+
+    def watch(self, rules: Sequence[WatchSpec], cursor: dict[str, Any]) -> FetchResult:
+        """LISTEN: posts matching the workspace's watch rules, as events with `listening=True`. Called by the
+        poller with its own cursor (kept apart from fetch's). A network whose search is coarser than a rule
+        may return more: the pipeline keeps only what `domain.watch.matches` accepts."""
+        raise CaredeskError(f"{self.spec.display_name} does not listen")
 
     def acknowledge(self, cursor: dict[str, Any]) -> None:
         """Called after a fetch's events and cursor are stored: tell the network what was seen, if it

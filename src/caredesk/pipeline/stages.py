@@ -13,6 +13,7 @@ from caredesk.connectors import registry
 from caredesk.connectors.base import identity_kind
 from caredesk.domain.errors import InvalidInput
 from caredesk.domain.types import ACTIVE_STATUSES, Author, Direction, Status
+from caredesk.domain.watch import WatchSpec, matches
 from caredesk.pipeline.core import Item, StageContext
 from caredesk.routing import priority as prio
 from caredesk.routing import sla as sla_rules
@@ -91,6 +92,32 @@ class Triage:
         results = self.triager.classify([TriageInput(i.event.text, i.event.language) for i in live])
         for item, result in zip(live, results, strict=True):
             item.triage = result
+
+
+class ListenFilter:
+    """Listening results are kept only if one of the workspace's enabled watch rules matches them (text and
+    language): networks' searches are coarser than the rules (exclusions, languages, whole words)."""
+
+    name = "listen"
+
+    def process(self, ctx: StageContext, items: list[Item]) -> None:
+        heard = [i for i in items if i.live and i.event.listening and i.event.direction == Direction.IN]
+        if not heard:
+            return
+        rules: dict[int, list[WatchSpec]] = {}
+        for item in heard:
+            ws = item.channel.workspace_id
+            if ws not in rules:
+                rows = ctx.session.scalars(
+                    sa.select(m.WatchRule).where(m.WatchRule.workspace_id == ws, m.WatchRule.enabled)
+                )
+                rules[ws] = [
+                    WatchSpec(tuple(r.keywords), tuple(r.phrases), tuple(r.exclusions), tuple(r.languages))
+                    for r in rows
+                ]
+            language = item.triage.get("language") or item.event.language
+            if not any(matches(spec, item.event.text, language) for spec in rules[ws]):
+                item.skip = "not watched"
 
 
 class ChannelLock:
@@ -633,6 +660,7 @@ def default_stages(triager: Triager | None = None) -> tuple[Any, ...]:
         Normalize(),
         Dedupe(),
         Triage(triager),
+        ListenFilter(),
         ChannelLock(),
         Identify(),
         Thread(),

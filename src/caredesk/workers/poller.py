@@ -19,9 +19,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from caredesk.actions import intake
+from caredesk.actions.admin import watch_spec
 from caredesk.connectors import registry
+from caredesk.connectors.base import FetchResult
 from caredesk.domain.errors import CaredeskError, ConnectorError
 from caredesk.domain.types import Capability
+from caredesk.domain.watch import WatchSpec
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 from caredesk.workers.sender import connector_for
@@ -29,13 +32,14 @@ from caredesk.workers.sender import connector_for
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
+LISTEN_KEY = "_listen"  # the listening cursor, kept inside the channel's cursor beside fetch's own
 MAX_BACKOFF = 3600.0
 
 
 def poll_backoff(failures: int, retry_after: float | None) -> float:
     if retry_after is not None:
         return retry_after
-    return min(MAX_BACKOFF, 5.0 * 2 ** max(0, failures - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
+    return min(MAX_BACKOFF, 5.0 * float(2 ** max(0, failures - 1))) * random.uniform(0.8, 1.2)  # noqa: S311
 
 
 class Poller:
@@ -45,7 +49,8 @@ class Poller:
         self.batch_size = batch_size
 
     def _polling_connectors(self) -> list[str]:
-        return [k for k, cls in registry.all_connectors().items() if Capability.POLL in cls.spec.capabilities]
+        wanted = {Capability.POLL, Capability.LISTEN}
+        return [k for k, cls in registry.all_connectors().items() if wanted & cls.spec.capabilities]
 
     def _claim(self) -> list[int]:
         keys = self._polling_connectors()
@@ -85,10 +90,20 @@ class Poller:
         if channel is None:
             return
         spec = registry.get(channel.connector).spec
+        cursor = dict(channel.cursor or {})
+        listen_cursor = cursor.pop(LISTEN_KEY, {})
         try:
             connector = connector_for(self.rt, channel)
-            result = connector.fetch(dict(channel.cursor or {}))
-            intake.accept(self.rt, channel.id, result.events, cursor=result.cursor)
+            result = FetchResult(events=[], cursor=cursor)
+            if Capability.POLL in spec.capabilities:
+                result = connector.fetch(cursor)
+            rules = self._watch_rules(channel.workspace_id) if Capability.LISTEN in spec.capabilities else []
+            if rules:
+                heard = connector.watch(rules, listen_cursor)
+                result.events.extend(heard.events)
+                listen_cursor, result.more = heard.cursor, result.more or heard.more
+            stored = {**result.cursor, LISTEN_KEY: listen_cursor} if listen_cursor else result.cursor
+            intake.accept(self.rt, channel.id, result.events, cursor=stored)
         except ConnectorError as exc:
             self._failed(channel_id, exc.message, exc.retry_after)
             return
@@ -107,6 +122,13 @@ class Poller:
             log.warning("channel %s: could not mark as seen: %s", channel_id, exc.message)
         wait = 0 if result.more else spec.poll_seconds
         self._release(channel_id, next_in=float(wait), error=None)
+
+    def _watch_rules(self, workspace_id: int) -> list[WatchSpec]:
+        with self.rt.db.read() as session:
+            rows = session.scalars(
+                sa.select(m.WatchRule).where(m.WatchRule.workspace_id == workspace_id, m.WatchRule.enabled)
+            )
+            return [watch_spec(r) for r in rows]
 
     def _failed(self, channel_id: int, error: str, retry_after: float | None) -> None:
         with self.rt.db.write() as session:

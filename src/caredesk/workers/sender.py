@@ -47,7 +47,7 @@ class Claimed:
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     if retry_after is not None:
         return retry_after
-    base = min(3600.0, 5.0 * 2 ** max(0, attempt - 1))
+    base = min(3600.0, 5.0 * float(2 ** max(0, attempt - 1)))
     return base * random.uniform(0.5, 1.5)  # noqa: S311  (jitter, not security)
 
 
