@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint bench
+.PHONY: run test setup lint bench system-deps
 
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -14,15 +14,19 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP)
 
+# Debian packages the tests and the demo use (a real IMAP server...); installs only what is missing.
+system-deps:
+	bash scripts/install-system-deps
+
 # Embedded SQLite in ./data, the demo workspace, the local fake network, the inbox on 127.0.0.1:8000.
-run: setup
+run: setup system-deps
 	$(VENV)/bin/caredesk demo
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-test: setup lint
+test: setup system-deps lint
 	$(VENV)/bin/pytest
 
 bench: setup

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,12 @@ from caredesk.demo import content
 from tests.conftest import shared_file
 
 pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def run(*args: str, cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -113,8 +120,18 @@ def test_demo_workspace_content_and_server(tmp_path: Path) -> None:
     assert conversations == len(content.CONVERSATIONS)
 
     env = {**os.environ, "CAREDESK_DATA_DIR": str(tmp_path / "data")}
+    web_port, net_port = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "caredesk.cli", "demo", "--port", "18765", "--network-port", "18766"],
+        [
+            sys.executable,
+            "-m",
+            "caredesk.cli",
+            "demo",
+            "--port",
+            str(web_port),
+            "--network-port",
+            str(net_port),
+        ],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -124,7 +141,7 @@ def test_demo_workspace_content_and_server(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get("http://127.0.0.1:18765/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{web_port}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -132,7 +149,7 @@ def test_demo_workspace_content_and_server(tmp_path: Path) -> None:
                 proc.stdout.read().decode() if proc.stdout else ""
             )
             time.sleep(0.2)
-        with httpx.Client(base_url="http://127.0.0.1:18765") as web:
+        with httpx.Client(base_url=f"http://127.0.0.1:{web_port}") as web:
             login = web.post("/login", data={"email": "claire@nordlys.example", "password": "caredesk-demo"})
             assert login.status_code == 303
             page = web.get("/")
@@ -143,7 +160,7 @@ def test_demo_workspace_content_and_server(tmp_path: Path) -> None:
             h = {"Authorization": f"Bearer {token}"}
             # A customer writes through the fake network; the agent's reply lands back on it.
             injected = httpx.post(
-                "http://127.0.0.1:18766/channels/chat/inject",
+                f"http://127.0.0.1:{net_port}/channels/chat/inject",
                 json={
                     "id": "live-1",
                     "created_at": "2026-11-23T12:00:00Z",
@@ -172,7 +189,7 @@ def test_demo_workspace_content_and_server(tmp_path: Path) -> None:
                 == 202
             )
             for _ in range(50):
-                posted = httpx.get("http://127.0.0.1:18766/channels/chat/replies").json()
+                posted = httpx.get(f"http://127.0.0.1:{net_port}/channels/chat/replies").json()
                 if posted:
                     break
                 time.sleep(0.1)

@@ -1,0 +1,1 @@
+"""caredesk.connectors.bluesky: Bluesky (AT Protocol) mentions, replies, quotes and direct messages."""

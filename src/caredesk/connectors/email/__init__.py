@@ -1,0 +1,1 @@
+"""Email (IMAP/SMTP) channels."""

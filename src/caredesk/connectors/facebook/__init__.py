@@ -1,0 +1,1 @@
+"""caredesk.connectors.facebook: a Facebook Page (feed comments and Messenger) over the Graph API."""

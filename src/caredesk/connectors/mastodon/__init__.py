@@ -1,0 +1,1 @@
+"""caredesk.connectors.mastodon"""

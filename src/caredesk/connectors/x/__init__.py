@@ -1,0 +1,1 @@
+"""caredesk.connectors.x: the X (Twitter) API v2 connector."""
