@@ -194,6 +194,32 @@ def test_demo_workspace_content_and_server(tmp_path: Path) -> None:
                     break
                 time.sleep(0.1)
             assert [p["text"] for p in posted] == ["No outage, checking ^CK"]
+            # The live networks: a customer's X post, fetched by the X connector, answered in its thread.
+            channels = {c["name"]: c for c in web.get("/api/v1/workspaces/1/channels", headers=h).json()}
+            assert {"X @nordlys_care", "Mastodon @nordlys", "Email support@nordlys.example"} <= set(channels)
+            found: list[dict[str, object]] = []
+            for _ in range(100):
+                found = web.get(
+                    "/api/v1/workspaces/1/conversations?q=outage%20in%20Copenhagen", headers=h
+                ).json()["items"]
+                if found:
+                    break
+                time.sleep(0.2)
+            assert found and found[0]["channel_name"] == "X @nordlys_care"
+            r = web.post(
+                f"/api/v1/conversations/{found[0]['id']}/replies",
+                json={"text": "Checking the mast ^CK"},
+                headers=h,
+            )
+            assert r.status_code == 202, r.text
+            on_x: list[dict[str, object]] = []
+            for _ in range(50):
+                on_x = httpx.get(f"http://127.0.0.1:{net_port + 1}/_fake/published").json()
+                if on_x:
+                    break
+                time.sleep(0.1)
+            assert len(on_x) == 1 and str(on_x[0]["text"]).endswith("Checking the mast ^CK")
+            assert on_x[0]["kind"] == "post" and on_x[0]["in_reply_to"]
     finally:
         proc.terminate()
         proc.wait(10)

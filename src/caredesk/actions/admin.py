@@ -261,6 +261,46 @@ def update_channel_config(rt: Runtime, actor: Actor, channel_id: int, config: di
     return channel
 
 
+def reconnect_channel(
+    rt: Runtime,
+    actor: Actor,
+    channel_id: int,
+    *,
+    config: dict[str, Any],
+    credentials: dict[str, Any] | None = None,
+    own_account_id: str | None = None,
+) -> m.Channel:
+    """Point a channel at its account again: new settings, new (rotated) credentials, and reading starts
+    over from the network's present (the cursor is cleared, errors and leases too)."""
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        channel: m.Channel = get_or_404(session, m.Channel, channel_id, "channel")
+        require(session, actor, channel.workspace_id, Role.ADMIN)
+        spec = registry.get(channel.connector).spec
+        unknown = (set(config) - set(spec.config_fields)) | (
+            set(credentials or {}) - set(spec.credential_fields)
+        )
+        if unknown:
+            raise InvalidInput(f"unknown settings for {spec.display_name}: {', '.join(sorted(unknown))}")
+        channel.config = dict(config)
+        if credentials is not None:
+            channel.credentials_encrypted = rt.vault.encrypt(credentials) if credentials else None
+        if own_account_id is not None:
+            channel.own_account_id = own_account_id
+        channel.cursor, channel.last_error, channel.poll_failures = {}, None, 0
+        channel.next_poll_at = channel.lease_owner = channel.lease_until = None
+        record(
+            session,
+            actor,
+            "channel.reconnected",
+            workspace_id=channel.workspace_id,
+            at=now,
+            channel_id=channel.id,
+            credentials_changed=credentials is not None,
+        )
+    return channel
+
+
 def create_token(
     rt: Runtime,
     actor: Actor,

@@ -102,19 +102,25 @@ def demo(
     db: DbOption = None,
     host: str = "127.0.0.1",
     port: int = 8000,
-    network_port: Annotated[int, typer.Option(help="Port of the local fake network.")] = 8001,
+    network_port: Annotated[
+        int, typer.Option(help="First port of the local networks: webhook fake, then X and Mastodon fakes.")
+    ] = 8001,
     serve_it: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server afterwards.")] = True,
 ) -> None:
-    """Create the demo workspace (once), start the local fake network and serve the inbox."""
+    """Create the demo workspace (once), start the local networks and serve the inbox."""
+    import dataclasses  # noqa: PLC0415
+
     import uvicorn  # noqa: PLC0415
 
     from caredesk.actions import admin  # noqa: PLC0415
     from caredesk.actions.base import Actor  # noqa: PLC0415
     from caredesk.api.app import create_app  # noqa: PLC0415
     from caredesk.demo import seed  # noqa: PLC0415
+    from caredesk.demo.networks import DemoNetworks  # noqa: PLC0415
     from caredesk.fakes.webhook_network import FakeWebhookNetwork, ServerThread  # noqa: PLC0415
 
-    rt = _open(db)
+    # The demo polls its networks every few seconds, so what a customer writes shows up at once.
+    rt = Runtime.open(dataclasses.replace(_settings(db), poll_seconds=3))
     network_url = f"http://127.0.0.1:{network_port}"
     created = not seed.demo_exists(rt)
     seed.seed(rt, network_url=network_url)
@@ -134,13 +140,24 @@ def demo(
             channel.key, secret=channel.secret, hook_url=f"http://{host}:{port}/hooks/{channel.channel_id}"
         )
     fake = ServerThread(network.app, port=network_port).start()
+    live = DemoNetworks(x_port=network_port + 1, mastodon_port=network_port + 2).start()
+    live.connect(rt)
+    live.customers_write()
     typer.echo(
-        f"fake network on {network_url}/ (inject a customer message: POST {network_url}/channels/chat/inject)"
+        f"web chat network on {network_url}/ (a customer writes: POST {network_url}/channels/chat/inject)"
     )
+    typer.echo(
+        f"X on {live.pages['x']}/ and Mastodon on {live.pages['mastodon']}/ (what the brand published)"
+    )
+    if live.mail is not None:
+        typer.echo(f"mail: IMAP 127.0.0.1:{live.mail.imap_port}, SMTP 127.0.0.1:{live.mail.smtp_port}")
+    else:
+        typer.echo("mail: no dovecot here (scripts/install-system-deps installs it); the email channel waits")
     typer.echo(f"caredesk on http://{host}:{port}/  log in as claire@nordlys.example / {seed.DEMO_PASSWORD}")
     try:
         uvicorn.run(create_app(rt, run_workers=True), host=host, port=port, log_level="warning")
     finally:
+        live.stop()
         fake.stop()
 
 

@@ -120,7 +120,8 @@ class Poller:
             connector.acknowledge(result.cursor)
         except CaredeskError as exc:  # the events are stored; the network's "seen" mark can wait
             log.warning("channel %s: could not mark as seen: %s", channel_id, exc.message)
-        wait = 0 if result.more else spec.poll_seconds
+        interval = min(spec.poll_seconds, self.rt.settings.poll_seconds or spec.poll_seconds)
+        wait = 0 if result.more else interval
         self._release(channel_id, next_in=float(wait), error=None)
 
     def _watch_rules(self, workspace_id: int) -> list[WatchSpec]:
