@@ -16,6 +16,7 @@ class Settings:
     secure_cookies: bool = False  # set CAREDESK_SECURE_COOKIES=1 behind HTTPS
     max_body_bytes: int = 1_000_000
     public_url: str = "http://127.0.0.1:8000"
+    streaming: bool = False  # run STREAM connectors' streams (workers/streamer.py) instead of polling them
     poll_seconds: int | None = None  # at most this long between two polls of a channel (default: connector's)
 
     @property
@@ -39,5 +40,6 @@ def load_settings(database_url: str | None = None, data_dir: Path | None = None)
         port=port,
         secure_cookies=os.environ.get("CAREDESK_SECURE_COOKIES", "") == "1",
         public_url=os.environ.get("CAREDESK_PUBLIC_URL", f"http://{host}:{port}"),
+        streaming=os.environ.get("CAREDESK_STREAMING", "") == "1",
         poll_seconds=int(poll) if (poll := os.environ.get("CAREDESK_POLL_SECONDS")) else None,
     )

@@ -8,7 +8,8 @@ connector's capabilities; it never branches on the network's name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -105,6 +106,14 @@ class Connector:
         poller with its own cursor (kept apart from fetch's). A network whose search is coarser than a rule
         may return more: the pipeline keeps only what `domain.watch.matches` accepts."""
         raise CaredeskError(f"{self.spec.display_name} does not listen")
+
+    def stream(
+        self, cursor: dict[str, Any], deliver: Callable[[FetchResult], None], stop: threading.Event
+    ) -> dict[str, Any]:
+        """STREAM: stay connected until `stop` is set, handing each batch to `deliver` (which stores its
+        events and cursor in one transaction, then acknowledges); return the last cursor. Run by
+        workers/streamer.py when streaming is switched on; otherwise the channel is polled."""
+        raise CaredeskError(f"{self.spec.display_name} does not stream")
 
     def acknowledge(self, cursor: dict[str, Any]) -> None:
         """Called after a fetch's events and cursor are stored: tell the network what was seen, if it

@@ -13,6 +13,7 @@ from caredesk.pipeline.runner import Pipeline
 from caredesk.runtime import Runtime
 from caredesk.workers.poller import Poller
 from caredesk.workers.sender import Sender
+from caredesk.workers.streamer import Streamer
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class Workers:
         self.pipeline = Pipeline(rt)
         self.sender = Sender(rt)
         self.poller = Poller(rt)
+        self.streamer = Streamer(rt) if rt.settings.streaming else None
         self._threads: list[threading.Thread] = []
 
     def _loop(self, name: str, step: Callable[[], int], wake: threading.Event | None, period: float) -> None:
@@ -54,6 +56,10 @@ class Workers:
             ("poller", self.poller.run_once, None, self.idle_wait),
             ("timers", lambda: release_snoozed(self.rt) and 0, None, 30.0),
         ]
+        if self.streamer is not None:
+            specs.append(
+                ("streamer", lambda: self.streamer.run_once() and 0 if self.streamer else 0, None, 5.0)
+            )
         for name, step, wake, period in specs:
             thread = threading.Thread(
                 target=self._loop, args=(name, step, wake, period), name=f"caredesk-{name}", daemon=True
@@ -63,6 +69,8 @@ class Workers:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
+        if self.streamer is not None:
+            self.streamer.stop(timeout)
         self.rt.intake_ready.set()
         self.rt.outbox_ready.set()
         deadline = time.monotonic() + timeout

@@ -50,7 +50,12 @@ class Poller:
 
     def _polling_connectors(self) -> list[str]:
         wanted = {Capability.POLL, Capability.LISTEN}
-        return [k for k, cls in registry.all_connectors().items() if wanted & cls.spec.capabilities]
+        streamed = {Capability.STREAM} if self.rt.settings.streaming else set()
+        return [
+            k
+            for k, cls in registry.all_connectors().items()
+            if wanted & cls.spec.capabilities and not streamed & cls.spec.capabilities
+        ]
 
     def _claim(self) -> list[int]:
         keys = self._polling_connectors()
