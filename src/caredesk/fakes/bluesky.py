@@ -9,6 +9,9 @@ errors (`{"error", "message"}`):
 - `app.bsky.notification.listNotifications` (newest first, `cursor` = the last item's `indexedAt`,
   `reasons` filter, `isRead` against `seenAt`) and `updateSeen`;
 - `app.bsky.feed.getPosts`, `app.bsky.feed.getAuthorFeed` (filters, `reply` context),
+  `app.bsky.feed.searchPosts` (words and "quoted phrases", all required, matched case-insensitively on
+  whole words; `lang`, `since`/`until` on the sort time, `sort=latest|top`, `limit` up to 100, offset
+  `cursor`, `hitsTotal`; newest first),
   `com.atproto.identity.resolveHandle`, `com.atproto.repo.createRecord` (posts only; 3 points each
   against 5,000 per hour);
 - `chat.bsky.convo.getLog`, `getConvoForMembers`, `sendMessage`, `getMessages`, `listConvos`, which
@@ -678,6 +681,80 @@ class FakeBluesky:
             out["cursor"] = page[-1].indexed_at
         return out
 
+    @staticmethod
+    def _sort_at(post: Post) -> datetime:
+        """The AppView's sort time: the earlier of the record's createdAt and indexedAt."""
+        indexed = _parse(post.indexed_at)
+        try:
+            written = _parse(str(post.record.get("createdAt")))
+        except ValueError:
+            return indexed
+        return min(indexed, written) if written.tzinfo else indexed
+
+    @staticmethod
+    def _search_time(call: Call, name: str) -> datetime | None:
+        raw = FakeBluesky._one(call, name)
+        if raw is None:
+            return None
+        try:
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+                return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+            if not _DATETIME.match(raw):
+                raise ValueError(raw)
+            return _parse(raw)
+        except ValueError:
+            raise XrpcError(400, "InvalidRequest", f"Error: {name} must be a valid datetime") from None
+
+    @staticmethod
+    def _search_terms(q: str) -> list[list[str]]:
+        """Each term of a query as its words: a "quoted phrase" is one term of several words."""
+        terms: list[list[str]] = []
+        for phrase, word in re.findall(r'"([^"]*)"|(\S+)', q):
+            words = re.findall(r"\w+", (phrase or word).casefold())
+            if words:
+                terms.append(words)
+        return terms
+
+    @staticmethod
+    def _has_term(words: list[str], term: list[str]) -> bool:
+        n = len(term)
+        return any(words[i : i + n] == term for i in range(len(words) - n + 1))
+
+    def _search_posts(self, call: Call) -> dict[str, Any]:
+        q = self._one(call, "q", required=True) or ""
+        sort = self._one(call, "sort") or "latest"
+        if sort not in ("latest", "top"):
+            raise XrpcError(400, "InvalidRequest", "Error: sort must be one of latest, top")
+        limit = self._limit(call, default=25)
+        since, until = self._search_time(call, "since"), self._search_time(call, "until")
+        lang = self._one(call, "lang")
+        raw_cursor = self._one(call, "cursor")
+        try:
+            offset = int(raw_cursor) if raw_cursor else 0
+        except ValueError:
+            raise XrpcError(400, "InvalidRequest", "Error: invalid cursor") from None
+        terms = self._search_terms(q)
+        hits: list[tuple[datetime, Post]] = []
+        for post in self.posts.values():
+            text = post.record.get("text")
+            if not terms or not isinstance(text, str):
+                continue
+            words = re.findall(r"\w+", text.casefold())
+            if not all(self._has_term(words, term) for term in terms):
+                continue
+            if lang and lang not in (post.record.get("langs") or []):
+                continue
+            sort_at = self._sort_at(post)
+            if (since and sort_at < since) or (until and sort_at >= until):
+                continue
+            hits.append((sort_at, post))
+        hits.sort(key=lambda h: (h[0], h[1].uri), reverse=True)  # "top" ranks the same: no likes here
+        page = hits[max(0, offset) : max(0, offset) + limit]
+        out: dict[str, Any] = {"posts": [self._post_view(p) for _, p in page], "hitsTotal": len(hits)}
+        if offset + limit < len(hits):
+            out["cursor"] = str(offset + limit)
+        return out
+
     def _resolve_handle(self, call: Call) -> dict[str, Any]:
         account = self._find(str(self._one(call, "handle", required=True)))
         if account is None:
@@ -865,6 +942,7 @@ class FakeBluesky:
             "app.bsky.notification.listNotifications": lambda c, t: self._list_notifications(c),
             "app.bsky.feed.getPosts": lambda c, t: self._get_posts(c),
             "app.bsky.feed.getAuthorFeed": lambda c, t: self._get_author_feed(c),
+            "app.bsky.feed.searchPosts": lambda c, t: self._search_posts(c),
             "com.atproto.identity.resolveHandle": lambda c, t: self._resolve_handle(c),
         }
         chat_queries: dict[str, Callable[[Call, Token], Any]] = {
@@ -990,6 +1068,7 @@ class FakeBluesky:
                     reply_to=data.get("reply_to"),
                     quote=data.get("quote"),
                     langs=data.get("langs"),
+                    created_at=data.get("created_at"),
                 )
             except KeyError as exc:
                 return JSONResponse({"error": str(exc)}, 404)

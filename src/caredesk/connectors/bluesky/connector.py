@@ -14,6 +14,7 @@ the brand's recent posts, or the conversation's recent messages, before anything
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -21,6 +22,7 @@ import httpx
 
 from caredesk.connectors import registry
 from caredesk.connectors.base import ChannelContext, Connector, ConnectorSpec, FetchResult
+from caredesk.connectors.bluesky.listen import plan, search_event, sort_key
 from caredesk.connectors.bluesky.parse import (
     MESSAGE_VIEW,
     POST_COLLECTION,
@@ -30,10 +32,11 @@ from caredesk.connectors.bluesky.parse import (
     notification_event,
     obj,
     own_reply_event,
+    parse_time,
     strong_ref,
 )
 from caredesk.connectors.bluesky.richtext import detect_facets
-from caredesk.connectors.bluesky.walk import walk
+from caredesk.connectors.bluesky.walk import GRACE, walk
 from caredesk.connectors.bluesky.xrpc import NETWORK, SESSIONS, Xrpc
 from caredesk.domain.clock import Clock
 from caredesk.domain.errors import ConnectorError, InvalidInput, NotConfigured
@@ -45,6 +48,7 @@ from caredesk.domain.types import (
     ReplyContext,
     SendResult,
 )
+from caredesk.domain.watch import WatchSpec
 
 DEFAULT_BASE_URL = "https://bsky.social"
 REASONS = ("mention", "reply", "quote")
@@ -97,7 +101,9 @@ class BlueskyConnector(Connector):
         key="bluesky",
         display_name="Bluesky",
         network="bluesky",
-        capabilities=frozenset({Capability.POLL, Capability.PUBLIC_REPLY, Capability.PRIVATE_REPLY}),
+        capabilities=frozenset(
+            {Capability.POLL, Capability.LISTEN, Capability.PUBLIC_REPLY, Capability.PRIVATE_REPLY}
+        ),
         length_rule=LengthRule(public="bluesky", private="bluesky_dm"),
         config_fields=("base_url", "handle", "did", "dms", "own_replies", "backfill_days"),
         credential_fields=("app_password",),
@@ -106,6 +112,7 @@ class BlueskyConnector(Connector):
         docs="docs/connectors.md",
     )
     max_pages: ClassVar[int] = 10  # pages of each list read per fetch; the rest waits for the next fetch
+    watch_pages: ClassVar[int] = 5  # pages of each search read per watch
 
     def __init__(self, channel: ChannelContext, *, http: httpx.Client, clock: Clock) -> None:
         super().__init__(channel, http=http, clock=clock)
@@ -238,6 +245,55 @@ class BlueskyConnector(Connector):
                 return next_rev or rev, True, events
             rev = next_rev
         return rev, False, events
+
+    # --- listening -------------------------------------------------------------------------------------
+
+    def watch(self, rules: Sequence[WatchSpec], cursor: dict[str, Any]) -> FetchResult:
+        """Posts matching the watch rules, from `app.bsky.feed.searchPosts` (one query per term, newest
+        first). Cursor: {"queries": {key: walk state}}; a query seen for the first time reads only its
+        newest page (no older than backfill_days); queries no rule asks for any more are forgotten."""
+        xrpc = self._client()
+        did = self.did
+        old = obj(cursor.get("queries"))
+        now = self.clock.now()
+        states: dict[str, Any] = {}
+        events: list[InboundEvent] = []
+        seen: set[str] = set()
+        complete = True
+        for key, (q, lang) in plan(rules).items():
+            state = obj(old.get(key))
+            first = not state
+            newest = parse_time(state.get("newest"))
+            since = newest - GRACE if newest is not None else now - self._backfill()
+
+            def search(
+                page_cursor: str | None,
+                q: str = q,
+                lang: str | None = lang,
+                first: bool = first,
+                since: str = format_time(since),
+            ) -> tuple[list[dict[str, Any]], str | None]:
+                params: dict[str, Any] = {"q": q, "sort": "latest", "since": since, "limit": PAGE_LIMIT}
+                if lang:
+                    params["lang"] = lang
+                if page_cursor:
+                    params["cursor"] = page_cursor
+                data = xrpc.call("app.bsky.feed.searchPosts", params=params)
+                posts = _items(data.get("posts"))
+                return posts, None if first else _text(data.get("cursor"))
+
+            walked = walk(search, sort_key, state, floor=since, max_pages=self.watch_pages)
+            complete = complete and walked.complete
+            # A first search that found nothing still marks "now", so the next watch reads everything
+            # posted since, not only the newest page.
+            states[key] = walked.state or {"newest": format_time(now), "recent": []}
+            for post in walked.items:
+                event = search_event(post, did)
+                if event is not None and event.external_id not in seen:
+                    seen.add(event.external_id)
+                    events.append(event)
+        events.sort(key=lambda e: e.created_at)
+        return FetchResult(events=events, cursor={"queries": states}, more=not complete)
 
     def acknowledge(self, cursor: dict[str, Any]) -> None:
         """Mark notifications seen up to the newest one stored (not "now": later ones stay unread in the

@@ -18,9 +18,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -28,6 +29,7 @@ from caredesk.connectors import length, registry
 from caredesk.connectors.base import Connector, ConnectorSpec, FetchResult
 from caredesk.connectors.mastodon.api import MastodonApi, Params, id_key, link_param, newest
 from caredesk.connectors.mastodon.events import mention_event, own_status_event, thread_people
+from caredesk.connectors.mastodon.listen import hashtag_of, listen_event, queries_of
 from caredesk.connectors.mastodon.stream import Streamer
 from caredesk.domain.errors import ConnectorError, InvalidInput, NotConfigured
 from caredesk.domain.types import (
@@ -38,11 +40,13 @@ from caredesk.domain.types import (
     ReplyContext,
     SendResult,
 )
+from caredesk.domain.watch import WatchSpec
 
 log = logging.getLogger(__name__)
 
 NOTIFICATIONS = "/api/v1/notifications"
 STATUSES = "/api/v1/statuses"
+SEARCH = "/api/v2/search"
 # Visibilities a public reply keeps from the customer's status (never wider than what they chose).
 _KEPT_VISIBILITY = frozenset({"unlisted", "private"})
 # Policy fields whose "drop" makes Mastodon discard mentions from customers before anyone can read them.
@@ -56,7 +60,13 @@ class MastodonConnector(Connector):
         display_name="Mastodon",
         network="mastodon",
         capabilities=frozenset(
-            {Capability.POLL, Capability.STREAM, Capability.PUBLIC_REPLY, Capability.PRIVATE_REPLY}
+            {
+                Capability.POLL,
+                Capability.STREAM,
+                Capability.LISTEN,
+                Capability.PUBLIC_REPLY,
+                Capability.PRIVATE_REPLY,
+            }
         ),
         length_rule=LengthRule(public="mastodon", private="mastodon"),
         config_fields=("base_url", "account_id", "acct", "max_characters"),
@@ -71,6 +81,8 @@ class MastodonConnector(Connector):
     page_limit = 80  # the most Mastodon returns per page (since 4.1)
     own_page_limit = 40  # the most GET /api/v1/accounts/:id/statuses returns
     max_pages = 10  # per feed and fetch; a longer backlog is read forward over several fetches
+    listen_page_limit = 40  # the most the hashtag timeline and statuses search return per page
+    search_max_pages = 5  # per search query and watch (search has no forward paging: see _search)
 
     # --- configuration -----------------------------------------------------------------------------
 
@@ -244,6 +256,100 @@ class MastodonConnector(Connector):
                 items.setdefault(str(item["id"]), item)
             cursor = max((str(i["id"]) for i in fresh), key=id_key)
         return [items[i] for i in sorted(items, key=id_key)], cursor, True
+
+    # --- watch (listening) ----------------------------------------------------------------------------
+
+    def watch(self, rules: Sequence[WatchSpec], cursor: dict[str, Any]) -> FetchResult:
+        """Statuses for the workspace's watch rules: one hashtag timeline or statuses search per query.
+
+        The cursor keeps, per query, the newest status id read (`{"queries": {key: since_id}}`); a query
+        seen for the first time reads only its newest page (history is not imported). Queries of rules
+        that are gone are dropped from the cursor. The brand's own statuses, boosts and statuses that are
+        not public are left out; the pipeline then keeps only what a rule really matches.
+        """
+        api = self._api()
+        own = self.account_id
+        known = cursor.get("queries")
+        previous: Mapping[str, Any] = known if isinstance(known, Mapping) else {}
+        next_since: dict[str, str] = {}
+        statuses: dict[str, dict[str, Any]] = {}
+        more = False
+        for key, query in queries_of(rules).items():
+            since = previous.get(key)
+            since = str(since) if since is not None else None
+            tag = hashtag_of(query)
+            if tag is not None:
+                found, newest_id, left = self._tag_timeline(api, tag, since)
+            else:
+                found, newest_id, left = self._search(api, query, since)
+            next_since[key] = newest_id
+            more = more or left
+            for status in found:
+                statuses.setdefault(str(status["id"]), status)
+        events: list[InboundEvent] = []
+        for status_id, status in statuses.items():
+            self._keep(events, partial(listen_event, status, own), f"status {status_id} (listening)")
+        events.sort(key=lambda e: (e.created_at, id_key(e.external_id)))
+        return FetchResult(events=events, cursor={"queries": next_since}, more=more)
+
+    def _tag_timeline(
+        self, api: MastodonApi, tag: str, since: str | None
+    ) -> tuple[list[dict[str, Any]], str, bool]:
+        path = f"/api/v1/timelines/tag/{quote(tag, safe='')}"
+        doing = f"reading the #{tag} timeline"
+        if since is None:
+            page, _response = self._page(api, path, [("limit", str(self.listen_page_limit))], doing)
+            return [], newest([str(s["id"]) for s in page]) or "0", False
+        found, newest_id, left = self._read(api, path, [], since, self.listen_page_limit, doing)
+        return found, newest_id or since, left
+
+    def _search(
+        self, api: MastodonApi, query: str, since: str | None
+    ) -> tuple[list[dict[str, Any]], str, bool]:
+        """Statuses search, newest first, walked back through `max_id` down to `since`.
+
+        Search answers have no Link header and `min_id` there is a bound, not "the items immediately
+        newer" (results come newest first), so a backlog cannot be read forward: past `search_max_pages`
+        pages in one watch the older part of a burst is skipped (logged).
+        """
+        doing = f"searching statuses for {query[:60]!r}"
+        base: Params = [
+            ("q", query),
+            ("type", "statuses"),
+            ("resolve", "false"),
+            ("limit", str(self.listen_page_limit)),
+        ]
+        found: dict[str, dict[str, Any]] = {}
+        max_id: str | None = None
+        pages = 1 if since is None else self.search_max_pages
+        for number in range(pages):
+            params = [*base, *([("max_id", max_id)] if max_id else [])]
+            page = self._search_page(api, params, doing)
+            for status in page:
+                found.setdefault(str(status["id"]), status)
+            ids = [str(s["id"]) for s in page]
+            reached = since is None or any(id_key(i) <= id_key(since) for i in ids)
+            if len(page) < self.listen_page_limit or reached:
+                break
+            max_id = min(ids, key=id_key)
+            if number == pages - 1:
+                log.warning(
+                    "Mastodon search %r: more than %s new statuses, older ones skipped",
+                    query,
+                    pages * len(page),
+                )
+        newest_id = newest(list(found)) or since or "0"
+        if since is None:
+            return [], newest_id, False
+        fresh = sorted((i for i in found if id_key(i) > id_key(since)), key=id_key)
+        return [found[i] for i in fresh], max(newest_id, since, key=id_key), False
+
+    def _search_page(self, api: MastodonApi, params: Params, doing: str) -> list[dict[str, Any]]:
+        body = api.json(api.call("GET", SEARCH, params=params, doing=doing), doing=doing)
+        statuses = body.get("statuses") if isinstance(body, Mapping) else None
+        if not isinstance(statuses, list):
+            raise ConnectorError(f"Mastodon answered {doing} without a list of statuses", retryable=True)
+        return [s for s in statuses if isinstance(s, dict) and s.get("id") is not None]
 
     # --- stream ----------------------------------------------------------------------------------------
 
