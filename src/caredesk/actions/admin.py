@@ -14,7 +14,7 @@ from caredesk.actions.base import Actor, get_or_404, record, require
 from caredesk.connectors import registry
 from caredesk.domain.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from caredesk.domain.types import Presence, Role
-from caredesk.domain.watch import WatchSpec
+from caredesk.domain.watch import WatchSpec, to_x_rule
 from caredesk.runtime import Runtime
 from caredesk.security.passwords import hash_password, new_token, token_digest, verify_password
 from caredesk.storage import models as m
@@ -404,6 +404,7 @@ def create_watch_rule(
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidInput("a watch rule needs a name of at most 200 characters")
+    to_x_rule(spec)  # refused here, not later on an X channel, when too long for X's 1,024 characters
     now = rt.clock.now()
     with rt.db.write() as session:
         require(session, actor, workspace_id, Role.ADMIN)

@@ -24,6 +24,13 @@ What it implements, following Mastodon's documented behaviour (docs.joinmastodon
   `GET /api/v1/accounts/verify_credentials`, `GET /api/v1/accounts/:id`, `GET /api/v1/accounts/:id/statuses`
   (the owner sees their own DMs; `exclude_reblogs`, paging as above, limit max 40), `GET /api/v1/instance`,
   `GET /api/v2/instance`.
+- Listening: `GET /api/v1/timelines/tag/:hashtag` (public statuses carrying the tag, case-insensitive;
+  `any[]`, `all[]`, `none[]`, `local`, `remote`, `only_media`; paging and Link header as above, limit default
+  20, max 40) and `GET /api/v2/search` (token with `read:search`; `q`, `type`, `resolve`, `limit` default 20
+  max 40, `offset`, `max_id`/`min_id` as bounds, `account_id`; `{"accounts": [], "statuses": [...],
+  "hashtags": []}`, statuses newest first, no Link header). Search finds what a real instance's full-text
+  index would: public statuses of `indexable` accounts, plus the viewer's own statuses and the ones
+  mentioning it (whatever their visibility); every bare word and "quoted phrase" of `q` must occur.
 - Streaming: `GET /api/v1/streaming/user/notification` (server-sent events; token in the Authorization header
   or `access_token`): `:)` on connect, `event: notification` frames for new unfiltered notifications (filtered
   ones are not streamed), `:thump` heartbeats every `heartbeat_seconds`; `GET /api/v1/streaming/health`.
@@ -102,6 +109,7 @@ class Account:
     created_at: datetime
     followers_count: int = 0
     bot: bool = False
+    indexable: bool = True  # opted in to full-text search (Mastodon 4.2+)
 
     @property
     def acct(self) -> str:
@@ -124,6 +132,7 @@ class Status:
     media: list[dict[str, Any]] = field(default_factory=list)
     via_api: bool = False  # posted through POST /api/v1/statuses (what caredesk published)
     idempotency_key: str | None = None
+    tags: list[str] = field(default_factory=list)  # lowercase hashtag names
 
 
 @dataclass
@@ -207,6 +216,7 @@ class FakeMastodon:
         display_name: str | None = None,
         created_at: datetime | None = None,
         followers_count: int = 0,
+        indexable: bool = True,
     ) -> dict[str, Any]:
         with self._lock:
             if self._find_account(username, domain) is not None:
@@ -218,6 +228,7 @@ class FakeMastodon:
                 display_name=display_name if display_name is not None else username.title(),
                 created_at=created_at or datetime(2022, 11, 7, 12, tzinfo=UTC),
                 followers_count=followers_count,
+                indexable=indexable,
             )
             self.accounts[account.id] = account
             return self._account_json(account)
@@ -303,7 +314,8 @@ class FakeMastodon:
 
     def fail_next(self, on: str, *failures: str) -> None:
         """Make the next requests fail. `on`: "fetch" (GET /api/v1/notifications), "send" (POST
-        /api/v1/statuses) or "METHOD /path"; failures: "429", "500" (any status code) or "timeout"."""
+        /api/v1/statuses), "search" (GET /api/v2/search) or "METHOD /path"; failures: "429", "500" (any
+        status code) or "timeout"."""
         for failure in failures:
             if failure != "timeout" and not failure.isdigit():
                 raise ValueError(f"unknown failure {failure!r}")
@@ -423,6 +435,7 @@ class FakeMastodon:
             media=media or [],
             via_api=via_api,
             idempotency_key=idempotency_key,
+            tags=list(dict.fromkeys(t.lower() for t in _HASHTAG.findall(text))),
         )
         self.statuses[status.id] = status
         for recipient in mentioned:
@@ -494,6 +507,13 @@ class FakeMastodon:
             and status.account_id in parent.mention_ids
         )
 
+    def _searchable(self, status: Status, viewer: str | None) -> bool:
+        """What full-text search finds: public statuses of indexable accounts, and (for a signed-in viewer)
+        their own statuses and the ones mentioning them."""
+        if status.visibility == "public" and self.accounts[status.account_id].indexable:
+            return True
+        return viewer is not None and (viewer == status.account_id or viewer in status.mention_ids)
+
     def _visible(self, status: Status, viewer: str | None) -> bool:
         if status.visibility in ("public", "unlisted"):
             return True
@@ -504,6 +524,12 @@ class FakeMastodon:
         return status.visibility == "private" and (viewer, status.account_id) in self.follows
 
     # --- JSON entities -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _plain(status: Status) -> str:
+        if status.text:
+            return status.text
+        return html.unescape(re.sub(r"<[^>]+>", " ", status.content))
 
     def _url(self, account: Account) -> str:
         return f"https://{account.domain or self.host}/@{account.username}"
@@ -571,7 +597,7 @@ class FakeMastodon:
             "account": self._account_json(account),
             "media_attachments": status.media,
             "mentions": mentions,
-            "tags": [],
+            "tags": [{"name": t, "url": f"https://{self.host}/tags/{t}"} for t in status.tags],
             "emojis": [],
             "card": None,
             "poll": None,
@@ -839,6 +865,66 @@ class FakeMastodon:
                     raise FakeError(404, NOT_FOUND)
                 return JSONResponse(self._status_json(status, viewer))
 
+        # listening: hashtag timeline and search -----------------------------------------------------
+
+        @app.get("/api/v1/timelines/tag/{hashtag}")
+        def tag_timeline(hashtag: str, request: Request) -> JSONResponse:
+            viewer = self._viewer(request, "read:statuses", required=False)
+            q = request.query_params
+            wanted_any = {hashtag.lower(), *(t.lower() for t in q.getlist("any[]"))}
+            wanted_all = {t.lower() for t in q.getlist("all[]")}
+            unwanted = {t.lower() for t in q.getlist("none[]")}
+            local, remote = _flag(q.get("local")), _flag(q.get("remote"))
+            only_media = _flag(q.get("only_media"))
+            with self._lock:
+                tagged = [
+                    s
+                    for s in self.statuses.values()
+                    if s.visibility == "public"
+                    and wanted_any & set(s.tags)
+                    and wanted_all <= set(s.tags)
+                    and not unwanted & set(s.tags)
+                    and (not local or self.accounts[s.account_id].domain is None)
+                    and (not remote or self.accounts[s.account_id].domain is not None)
+                    and (not only_media or s.media)
+                ]
+                tagged.sort(key=lambda s: _key(s.id), reverse=True)
+                page, link = self._page(tagged, request, default=20, maximum=40, key=lambda s: s.id)
+                body = [self._status_json(s, viewer) for s in page]
+            return JSONResponse(body, headers={"Link": link} if link else None)
+
+        @app.get("/api/v2/search")
+        def search(request: Request) -> JSONResponse:
+            viewer = self._viewer(request, "read:search")
+            q = request.query_params
+            query = (q.get("q") or "").strip()
+            if not query:
+                raise FakeError(400, "Validation failed: q is missing")
+            kind = q.get("type")
+            if kind not in (None, "", "accounts", "hashtags", "statuses"):
+                raise FakeError(400, "Validation failed: type is not included in the list")
+            try:
+                limit = max(1, min(int(q.get("limit") or 20), 40))
+                offset = max(0, int(q.get("offset") or 0))
+            except ValueError:
+                raise FakeError(400, "Validation failed: limit and offset are numbers") from None
+            max_id, min_id, author = q.get("max_id"), q.get("min_id"), q.get("account_id")
+            statuses: list[dict[str, Any]] = []
+            with self._lock:
+                if kind in (None, "", "statuses"):
+                    found = [
+                        s
+                        for s in self.statuses.values()
+                        if self._searchable(s, viewer)
+                        and _search_matches(query, self._plain(s), s.tags)
+                        and (not author or s.account_id == author)
+                        and (not max_id or _key(s.id) < _key(max_id))
+                        and (not min_id or _key(s.id) > _key(min_id))
+                    ]
+                    found.sort(key=lambda s: _key(s.id), reverse=True)  # newest first, as Mastodon 4.2+
+                    statuses = [self._status_json(s, viewer) for s in found[offset : offset + limit]]
+            return JSONResponse({"accounts": [], "statuses": statuses, "hashtags": []})
+
         # notifications ------------------------------------------------------------------------------
 
         @app.get("/api/v1/notifications")
@@ -1020,6 +1106,7 @@ class FakeMastodon:
                     domain=body.get("domain"),
                     display_name=body.get("display_name"),
                     followers_count=int(body.get("followers_count") or 0),
+                    indexable=bool(body.get("indexable", True)),
                 )
             except (KeyError, ValueError) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=422)
@@ -1044,6 +1131,7 @@ class FakeMastodon:
                     visibility=str(body.get("visibility") or "public"),
                     in_reply_to_id=body.get("in_reply_to_id"),
                     spoiler_text=str(body.get("spoiler_text") or ""),
+                    language=body.get("language", "en"),
                 )
             except KeyError:
                 return JSONResponse({"error": "unknown account"}, status_code=404)
@@ -1092,4 +1180,29 @@ class FakeMastodon:
 
 
 def _scope(on: str) -> str:
-    return {"fetch": "GET /api/v1/notifications", "send": "POST /api/v1/statuses"}.get(on, on)
+    return {
+        "fetch": "GET /api/v1/notifications",
+        "send": "POST /api/v1/statuses",
+        "search": "GET /api/v2/search",
+    }.get(on, on)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "t", "on")
+
+
+def _search_matches(query: str, text: str, tags: Sequence[str]) -> bool:
+    """A simplified Mastodon full-text query: every bare word and every "quoted phrase" must occur (whole
+    words, case-insensitive); a bare #tag must be one of the status's hashtags."""
+    folded = text.casefold()
+    phrases = re.findall(r'"([^"]+)"', query)
+    words = re.sub(r'"[^"]*"', " ", query).split()
+    for given in [*phrases, *words]:
+        term = given.strip().casefold()
+        if term.startswith("#") and len(term) > 1:
+            if term[1:] not in tags:
+                return False
+            continue
+        if term and re.search(rf"(?<!\w){re.escape(term)}(?!\w)", folded) is None:
+            return False
+    return bool(phrases or words)

@@ -12,6 +12,16 @@ Implemented endpoints:
     GET  /2/dm_conversations/with/:participant_id/dm_events (user token)
     POST /2/tweets                                        (user token) -> 201
     POST /2/dm_conversations/with/:participant_id/messages (user token) -> 201
+    GET  /2/tweets/search/stream/rules                    (app token)
+    POST /2/tweets/search/stream/rules                    (app token; add / delete, dry_run, delete_all)
+    GET  /2/tweets/search/stream                          (app token; a real streaming answer)
+
+The filtered stream sends, as newline-delimited JSON with blank `\r\n` keep-alives, the posts created
+after the connection opened whose text matches one of the app's rules (a subset of X's rule syntax: terms,
+@handles, #tags, "quoted phrases", OR, parentheses, -negation, lang:xx, is:retweet, is:reply, from:name).
+As on X, what is posted while nobody is connected is never sent. `post_on_connect()` (or `/_fake/posts`
+with "on_stream_connect": true) holds a post back until the next stream connection opens, so a test can
+have a post arrive while caredesk is connected. One connection at a time (a second one gets X's 429).
 
 It plays the customers too: `post()` and `dm()` (or `POST /_fake/posts`, `/_fake/dms`) make activity the
 connector then reads, and `push()` delivers Account Activity payloads signed with the consumer secret,
@@ -33,14 +43,14 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from caredesk.connectors import length
 from caredesk.connectors.x import signing
@@ -59,7 +69,12 @@ LIMITS: dict[str, dict[str, int]] = {
     "dm_read": {"user": 300},
     "tweet_create": {"user": 100},
     "dm_create": {"user": 200},
+    "rules_read": {"app": 450},
+    "rules_write": {"app": 100},
+    "stream_connect": {"app": 50},
 }
+RULE_MAX = 1024  # characters per rule
+RULES_MAX = 1000  # rules per app
 
 TWEET_FIELDS = {
     "attachments", "author_id", "context_annotations", "conversation_id", "created_at", "display_text_range",
@@ -146,6 +161,7 @@ class Tweet:
     mentions: list[str] = field(default_factory=list)  # user ids mentioned in the text
     via_api: bool = False  # created through POST /2/tweets (what caredesk published)
     lang: str = "en"
+    retweet_of: str | None = None  # a repost of this post
 
 
 @dataclass
@@ -206,6 +222,135 @@ def unsupported_auth() -> Refusal:
     )
 
 
+# --- filtered-stream rules: a subset of X's syntax ----------------------------------------------------
+
+_RULE_TOKEN = re.compile(r'\s*(-?"[^"]*"|-?\(|\)|-?[^\s()"]+)')
+_OPERATORS = {"lang", "is", "from", "to"}
+Match = Callable[["Tweet", str], bool]  # (post, its author's username) -> matched
+
+
+class RuleError(ValueError):
+    """Why a rule is not valid, worded as X words it."""
+
+
+def _word(term: str) -> Match:
+    needle = term.casefold()
+    words = r"\s+".join(re.escape(w) for w in needle.split())
+    pattern = re.compile(rf"(?<![\w@#$]){words}(?!\w)")
+    return lambda tweet, _name: pattern.search(tweet.text.casefold()) is not None
+
+
+def _operator(name: str, value: str) -> Match:
+    if name == "lang":
+        if not re.fullmatch(r"[a-z]{2,3}", value):
+            raise RuleError(f"Invalid language: {value}")
+        return lambda tweet, _name: tweet.lang == value
+    if name == "is":
+        if value == "retweet":
+            return lambda tweet, _name: tweet.retweet_of is not None
+        if value == "reply":
+            return lambda tweet, _name: tweet.replied_to is not None
+        raise RuleError(f"Reference to invalid operator 'is:{value}'")
+    if name == "from":
+        return lambda _tweet, author: author.casefold() == value.lstrip("@").casefold()
+    raise RuleError(f"Reference to invalid operator '{name}'")
+
+
+class _RuleParser:
+    """or := and ("OR" and)*; and := unit+; unit := ["-"] (group | "phrase" | term | op:value).
+    As on X, AND binds tighter than OR, and a rule needs at least one positive term or phrase."""
+
+    def __init__(self, value: str) -> None:
+        self.tokens: list[str] = []
+        pos = 0
+        while pos < len(value):
+            found = _RULE_TOKEN.match(value, pos)
+            if found is None:
+                if value[pos:].strip():
+                    raise RuleError("Unbalanced quotes in the rule")
+                break
+            self.tokens.append(found.group(1))
+            pos = found.end()
+        self.at = 0
+        self.positive = False
+
+    def parse(self) -> Match:
+        if not self.tokens:
+            raise RuleError("The rule is empty")
+        match = self._or()
+        if self.at != len(self.tokens):
+            raise RuleError(f"Unexpected '{self.tokens[self.at]}'")
+        if not self.positive:
+            raise RuleError("Rules must contain a non-negation term (at least one positive term or phrase)")
+        return match
+
+    def _or(self) -> Match:
+        parts = [self._and()]
+        while self.at < len(self.tokens) and self.tokens[self.at] == "OR":
+            self.at += 1
+            parts.append(self._and())
+        return parts[0] if len(parts) == 1 else (lambda t, a: any(p(t, a) for p in parts))
+
+    def _and(self) -> Match:
+        parts: list[Match] = []
+        while self.at < len(self.tokens) and self.tokens[self.at] not in (")", "OR"):
+            parts.append(self._unit())
+        if not parts:
+            raise RuleError("Ambiguous use of OR, or an empty group")
+        return parts[0] if len(parts) == 1 else (lambda t, a: all(p(t, a) for p in parts))
+
+    def _unit(self) -> Match:
+        token = self.tokens[self.at]
+        self.at += 1
+        negated = token.startswith("-") and len(token) > 1
+        body = token[1:] if negated else token
+        match: Match
+        if body == "(":
+            match = self._or()
+            if self.at >= len(self.tokens) or self.tokens[self.at] != ")":
+                raise RuleError("Missing closing parenthesis")
+            self.at += 1
+        elif body.startswith('"'):
+            phrase = body.strip('"').strip()
+            if not phrase:
+                raise RuleError("Empty quoted phrase")
+            match = _word(" ".join(phrase.split()))
+            self.positive = self.positive or not negated
+        elif ":" in body and body.split(":", 1)[0] in _OPERATORS | {"has", "place", "url", "bio"}:
+            name, value = body.split(":", 1)
+            match = _operator(name, value)
+        elif body == ")":
+            raise RuleError("Unbalanced parentheses")
+        else:
+            match = _word(body)
+            self.positive = self.positive or not negated
+        if negated:
+            inner = match
+            return lambda t, a: not inner(t, a)
+        return match
+
+
+def compile_rule(value: str) -> Match:
+    """The matcher of a rule value; RuleError when X would refuse it."""
+    if len(value) > RULE_MAX:
+        raise RuleError(f"Rule is too long: {len(value)} characters, at most {RULE_MAX}")
+    return _RuleParser(value).parse()
+
+
+@dataclass
+class StreamRule:
+    id: str
+    value: str
+    tag: str | None
+    match: Match
+
+    def json(self) -> dict[str, str]:
+        out = {"id": self.id, "value": self.value}
+        if self.tag is not None:
+            out["tag"] = self.tag
+        return out
+
+
 class FakeX:
     def __init__(
         self,
@@ -229,7 +374,7 @@ class FakeX:
         self.brand = User(brand_id, brand_username, brand_username.title())
         self.users[brand_id] = self.brand
         # Test knobs: answers to give before serving (status codes, 0 = hang), per kind of request.
-        self.failures: dict[str, list[int]] = {"read": [], "write": []}
+        self.failures: dict[str, list[int]] = {"read": [], "write": [], "stream": []}
         self.hang_seconds = 3.0
         self.reset_in = 30  # seconds until the window resets, on a forced 429
         # X may return fewer results than max_results while more exist; this caps every page.
@@ -239,6 +384,13 @@ class FakeX:
         self._seq = itertools.count(1)
         self._user_ids = itertools.count(2244994945)
         self._lock = threading.RLock()
+        # Filtered stream: the app's rules, posts in creation order, posts held back until a connection.
+        self.rules: dict[str, StreamRule] = {}
+        self._order: list[str] = []
+        self._on_connect: list[tuple[str, str, dict[str, Any]]] = []
+        self.stream_connections = 0
+        self.stream_keepalive = 0.5  # seconds between blank keep-alive lines (X: 20 s)
+        self.streamed: list[str] = []  # ids of the posts sent on a stream, in order
         self.app = self._build()
 
     # --- the customers' side (Python API) ----------------------------------------------------------
@@ -272,6 +424,8 @@ class FakeX:
         at: datetime | None = None,
         exclude_reply_user_ids: list[str] | None = None,
         via_api: bool = False,
+        lang: str = "en",
+        retweet_of: str | None = None,
     ) -> Tweet:
         """`author` (a username or user id) posts `text`, as a reply to `reply_to` if given. A reply's
         text starts with the auto-populated @mentions (the parent's author and those it replied to)."""
@@ -304,9 +458,30 @@ class FakeX:
                 in_reply_to_user_id=parent.author_id if parent else None,
                 mentions=mentioned,
                 via_api=via_api,
+                lang=lang,
+                retweet_of=retweet_of,
             )
             self.tweets[tweet_id] = tweet
+            self._order.append(tweet_id)
             return tweet
+
+    def retweet(self, author: str, tweet_id: str) -> Tweet:
+        """`author` reposts a post: X's text is "RT @name: <text>", in the original's language."""
+        with self._lock:
+            original = self.tweets[tweet_id]
+            name = self.users[original.author_id].username
+            text = f"RT @{name}: {original.text[original.display_start :]}"
+            return self.post(author, text, lang=original.lang, retweet_of=original.id)
+
+    def post_on_connect(self, author: str, text: str, **options: Any) -> None:
+        """Hold a post back until the next filtered-stream connection opens, then post it (so it is
+        created while that connection is open, and sent on it if it matches a rule)."""
+        with self._lock:
+            self._on_connect.append((author, text, options))
+
+    def stream_rules(self) -> list[dict[str, str]]:
+        with self._lock:
+            return [r.json() for r in self.rules.values()]
 
     def _prefix_mentions(self, tweet: Tweet) -> list[str]:
         ids = []
@@ -360,7 +535,8 @@ class FakeX:
             return [item for _, item in sorted(out, key=lambda pair: pair[0])]
 
     def fail_next(self, *codes: int, on: str = "read") -> None:
-        """Make the next requests of a kind ("read": GETs, "write": POSTs) answer these statuses first;
+        """Make the next requests of a kind ("read": GETs, "write": POSTs, "stream": filtered-stream
+        connections, where 429 is X's too-many-connections answer) answer these statuses first;
         0 hangs for `hang_seconds` and records nothing; -1 does the request, then hangs (the answer is
         lost: a post that landed although the client saw a timeout)."""
         with self._lock:
@@ -539,8 +715,11 @@ class FakeX:
             out["created_at"] = _iso(tweet.created_at)
         if "in_reply_to_user_id" in fields and tweet.in_reply_to_user_id:
             out["in_reply_to_user_id"] = tweet.in_reply_to_user_id
-        if fields & {"referenced_tweets", "referenced_posts"} and tweet.replied_to:
-            out[self._name("referenced_tweets")] = [{"type": "replied_to", "id": tweet.replied_to}]
+        if fields & {"referenced_tweets", "referenced_posts"} and (tweet.replied_to or tweet.retweet_of):
+            kind, ref = (
+                ("retweeted", tweet.retweet_of) if tweet.retweet_of else ("replied_to", tweet.replied_to)
+            )
+            out[self._name("referenced_tweets")] = [{"type": kind, "id": ref}]
         if "display_text_range" in fields:
             out["display_text_range"] = [tweet.display_start, len(tweet.text)]
         if "lang" in fields:
@@ -849,6 +1028,288 @@ class FakeX:
         event.via_api = True
         return {"data": {"dm_conversation_id": event.conversation_id, "dm_event_id": event.id}}
 
+    # --- the API: filtered stream ------------------------------------------------------------------
+
+    def _rules_token(self, offset: int) -> str:
+        return base64.b32hexencode(f"{offset:010d}".encode()).decode().lower()  # 16 characters
+
+    def get_rules(self, query: dict[str, str]) -> dict[str, Any]:
+        self._known(query, {"ids", "max_results", "pagination_token"})
+        size = self._max_results(query, 1, 1000, 1000)
+        rules = sorted(self.rules.values(), key=lambda r: int(r.id))
+        if "ids" in query:
+            ids = [i for i in query["ids"].split(",") if i]
+            if not ids or not all(_ID.match(i) for i in ids):
+                raise invalid_request(
+                    f"The `ids` query parameter value [{query['ids']}] is not valid", {"ids": [query["ids"]]}
+                )
+            rules = [r for r in rules if r.id in ids]
+        offset = 0
+        if "pagination_token" in query:
+            raw = query["pagination_token"]
+            try:
+                decoded = base64.b32hexdecode(raw.upper()).decode()
+                if len(raw) != 16 or not decoded.isdigit():
+                    raise ValueError(raw)
+                offset = int(decoded)
+            except (ValueError, UnicodeDecodeError):
+                raise invalid_request(
+                    f"The `pagination_token` query parameter value [{raw}] is not valid",
+                    {"pagination_token": [raw]},
+                ) from None
+        page = rules[offset : offset + size]
+        meta: dict[str, Any] = {"sent": _iso(self.now()), "result_count": len(page)}
+        if offset + size < len(rules):
+            meta["next_token"] = self._rules_token(offset + size)
+        body: dict[str, Any] = {"meta": meta}
+        if page:
+            body["data"] = [r.json() for r in page]
+        return body
+
+    @staticmethod
+    def _flag(query: dict[str, str], name: str) -> bool:
+        raw = query.get(name)
+        if raw is None:
+            return False
+        if raw not in ("true", "false"):
+            raise invalid_request(
+                f"The `{name}` query parameter value [{raw}] is not a boolean", {name: [raw]}
+            )
+        return raw == "true"
+
+    def update_rules(self, query: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+        self._known(query, {"dry_run", "delete_all"})
+        dry_run, delete_all = self._flag(query, "dry_run"), self._flag(query, "delete_all")
+        if not isinstance(body, dict) and not delete_all:
+            raise invalid_request("The request body is not a JSON object")
+        body = body if isinstance(body, dict) else {}
+        extra = sorted(set(body) - {"add", "delete"})
+        if extra:
+            raise invalid_request(
+                f"$.{extra[0]}: is not defined in the schema and the schema does not allow it"
+            )
+        if len(body) + int(delete_all) != 1:
+            raise invalid_request("Exactly one of `add`, `delete` or `?delete_all=true` must be given")
+        sent = _iso(self.now())
+        if "add" in body:
+            return self._add_rules(body["add"], dry_run, sent)
+        if delete_all:
+            ids = list(self.rules)
+        else:
+            delete = body["delete"]
+            if not isinstance(delete, dict) or set(delete) - {"ids", "values"} or not delete:
+                raise invalid_request("$.delete: give `ids` or `values`")
+            ids = [str(i) for i in delete.get("ids") or []]
+            if any(not _ID.match(i) for i in ids):
+                raise invalid_request("$.delete.ids: every id must match ^[0-9]{1,19}$")
+            values = [str(v) for v in delete.get("values") or []]
+            ids += [r.id for r in self.rules.values() if r.value in values]
+        found = [i for i in dict.fromkeys(ids) if i in self.rules]
+        missing = [i for i in dict.fromkeys(ids) if i not in self.rules]
+        if not dry_run:
+            for rule_id in found:
+                del self.rules[rule_id]
+        answer: dict[str, Any] = {
+            "meta": {"sent": sent, "summary": {"deleted": len(found), "not_deleted": len(missing)}}
+        }
+        if missing:
+            answer["errors"] = [
+                {
+                    "type": PROBLEM + "resource-not-found",
+                    "title": "Not Found Error",
+                    "detail": f"Could not find rule with id: [{i}].",
+                    "resource_type": "rule",
+                    "resource_id": i,
+                    "parameter": "ids",
+                    "value": i,
+                }
+                for i in missing
+            ]
+        return 200, answer
+
+    def _add_rules(self, add: Any, dry_run: bool, sent: str) -> tuple[int, dict[str, Any]]:
+        if not isinstance(add, list) or not add:
+            raise invalid_request("$.add: must be a non-empty array")
+        created: list[StreamRule] = []
+        errors: list[dict[str, Any]] = []
+        invalid = 0
+        values = {r.value: r.id for r in self.rules.values()}
+        for item in add:
+            if (
+                not isinstance(item, dict)
+                or set(item) - {"value", "tag"}
+                or not isinstance(item.get("value"), str)
+            ):
+                raise invalid_request('$.add[*]: each rule is {"value": string, "tag": string}')
+            value, tag = item["value"], item.get("tag")
+            if tag is not None and not isinstance(tag, str):
+                raise invalid_request("$.add[*].tag: must be a string")
+            try:
+                match = compile_rule(value)
+            except RuleError as exc:
+                invalid += 1
+                errors.append(
+                    {
+                        "type": PROBLEM + "invalid-request",
+                        "title": "UnprocessableEntity",
+                        "detail": str(exc),
+                        "details": [str(exc)],
+                        "value": value,
+                    }
+                )
+                continue
+            if value in values:
+                errors.append(
+                    {
+                        "type": PROBLEM + "invalid-request",
+                        "title": "DuplicateRule",
+                        "detail": f"This rule is a duplicate of rule {values[value]}.",
+                        "value": value,
+                        "id": values[value],
+                    }
+                )
+                continue
+            rule = StreamRule(self._snowflake(self.now()), value, tag, match)
+            values[value] = rule.id
+            created.append(rule)
+        valid = len(add) - invalid
+        summary = {"created": 0, "not_created": len(add), "valid": valid, "invalid": invalid}
+        if invalid:
+            return 400, {
+                "type": PROBLEM + "invalid-request",
+                "title": "Invalid Request",
+                "detail": "One or more rules are invalid; no rule was created.",
+                "errors": errors,
+                "meta": {"sent": sent, "summary": summary},
+            }
+        if len(self.rules) + len(created) > RULES_MAX:
+            raise Refusal(
+                403,
+                {
+                    "type": "about:blank",
+                    "title": "RulesCapExceeded",
+                    "detail": f"Rule cap exceeded: the app may hold {RULES_MAX} rules.",
+                    "status": 403,
+                },
+            )
+        if not dry_run:
+            for rule in created:
+                self.rules[rule.id] = rule
+            summary["created"], summary["not_created"] = len(created), len(add) - len(created)
+        answer: dict[str, Any] = {"meta": {"sent": sent, "summary": summary}}
+        if created:
+            answer["data"] = [r.json() for r in created]
+        if errors:
+            answer["errors"] = errors
+        return 200, answer
+
+    def _stream_shape(self, query: dict[str, str]) -> tuple[set[str], set[str], set[str]]:
+        self._known(
+            query,
+            {"tweet.fields", "expansions", "user.fields", "media.fields", "poll.fields", "place.fields",
+             "backfill_minutes", "start_time", "end_time"},
+        )  # fmt: skip
+        for name in ("backfill_minutes", "start_time", "end_time"):
+            if name in query:
+                raise forbidden(f"`{name}` (recovery and backfill) is available on the Enterprise tier only.")
+        return (
+            self._listed(query, "tweet.fields", TWEET_FIELDS),
+            self._listed(query, "expansions", TWEET_EXPANSIONS),
+            self._listed(query, "user.fields", USER_FIELDS),
+        )
+
+    def _stream_line(self, tweet: Tweet, shape: tuple[set[str], set[str], set[str]]) -> bytes | None:
+        """The line X sends for this post, or None when it matches no rule."""
+        author = self.users[tweet.author_id].username
+        matched = [r for r in self.rules.values() if r.match(tweet, author)]
+        if not matched:
+            return None
+        fields, expansions, user_fields = shape
+        item: dict[str, Any] = {"data": self._tweet_json(tweet, fields)}
+        if "author_id" in expansions:
+            item["includes"] = {"users": [self._user_json(self.users[tweet.author_id], user_fields)]}
+        item["matching_rules"] = [
+            {"id": r.id, **({"tag": r.tag} if r.tag is not None else {})} for r in matched
+        ]
+        self.streamed.append(tweet.id)
+        return json.dumps(item, separators=(",", ":")).encode() + b"\r\n"
+
+    async def _stream(self, request: Request) -> Response:
+        query = dict(request.query_params)
+        auth = self._auth(request)
+        with self._lock:
+            self.requests.append((request.method, request.url.path, query))
+            forced = self.failures["stream"].pop(0) if self.failures["stream"] and auth else None
+        if auth is None:
+            body = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+            return JSONResponse(body, 401, media_type="application/problem+json")
+        if forced == 0:
+            await asyncio.sleep(self.hang_seconds)
+            return JSONResponse({"title": "Service Unavailable"}, 503, media_type="application/problem+json")
+        with self._lock:
+            headers, over = self._limit_headers("stream_connect", auth, spend=forced in (None, -1))
+            busy = self.stream_connections >= 1
+            if forced == 429 or over or busy:
+                headers["x-rate-limit-remaining"] = (
+                    "0" if forced == 429 or over else headers["x-rate-limit-remaining"]
+                )
+                if forced == 429:
+                    headers["x-rate-limit-reset"] = str(int(time.time()) + self.reset_in)
+                body = {
+                    "title": "ConnectionException",
+                    "detail": "This stream is currently at the maximum allowed connection limit.",
+                    "connection_issue": "TooManyConnections",
+                    "type": PROBLEM + "streaming-connection",
+                }
+                return JSONResponse(body, 429, headers=headers, media_type="application/problem+json")
+            if forced not in (None, -1):
+                return JSONResponse(
+                    {
+                        "title": "Internal Server Error" if forced == 500 else "Service Unavailable",
+                        "detail": "Something went wrong. Try again later.",
+                        "type": PROBLEM + "internal-error",
+                        "status": forced,
+                    },
+                    forced,
+                    headers=headers,
+                    media_type="application/problem+json",
+                )
+            try:
+                if auth != "app":
+                    raise unsupported_auth()
+                shape = self._stream_shape(query)
+            except Refusal as refusal:
+                return JSONResponse(
+                    refusal.body, refusal.status, headers=headers, media_type=refusal.media_type
+                )
+            self.stream_connections += 1
+            position = len(self._order)
+            held, self._on_connect = self._on_connect, []
+        for author, text, options in held:
+            self.post(author, text, **options)
+
+        async def lines() -> AsyncIterator[bytes]:
+            nonlocal position
+            quiet_since = time.monotonic()
+            try:
+                yield b"\r\n"
+                while not await request.is_disconnected():
+                    with self._lock:
+                        new, position = self._order[position:], len(self._order)
+                        out = [line for t in new if (line := self._stream_line(self.tweets[t], shape))]
+                    for line in out:
+                        yield line
+                        quiet_since = time.monotonic()
+                    if time.monotonic() - quiet_since >= self.stream_keepalive:
+                        yield b"\r\n"
+                        quiet_since = time.monotonic()
+                    await asyncio.sleep(0.02)
+            finally:
+                with self._lock:
+                    self.stream_connections -= 1
+
+        return StreamingResponse(lines(), 200, headers=headers, media_type="application/json")
+
     # --- the API: transport ------------------------------------------------------------------------
 
     def _auth(self, request: Request) -> str | None:
@@ -1000,6 +1461,29 @@ class FakeX:
                 status=201,
             )
 
+        @app.get("/2/tweets/search/stream/rules")
+        async def get_rules(request: Request) -> Response:
+            query = dict(request.query_params)
+            return await self._serve(
+                request, "rules_read", "read", lambda _a: self.get_rules(query), users=("app",)
+            )
+
+        @app.post("/2/tweets/search/stream/rules")
+        async def update_rules(request: Request) -> Response:
+            query, body = dict(request.query_params), await _json(request)
+
+            def handle(_auth: str) -> dict[str, Any]:
+                status, payload = self.update_rules(query, body)
+                if status != 200:
+                    raise Refusal(status, payload)
+                return payload
+
+            return await self._serve(request, "rules_write", "write", handle, users=("app",))
+
+        @app.get("/2/tweets/search/stream")
+        async def stream(request: Request) -> Response:
+            return await self._stream(request)
+
         self._admin(app)
         return app
 
@@ -1018,8 +1502,22 @@ class FakeX:
         async def add_post(request: Request) -> JSONResponse:
             body = await request.json()
             author = str(body["author"])
-            tweet = self.post(author, str(body["text"]), reply_to=body.get("reply_to"))
+            options = {"reply_to": body.get("reply_to"), "lang": str(body.get("lang") or "en")}
+            if body.get("on_stream_connect"):
+                self.post_on_connect(author, str(body["text"]), **options)
+                return JSONResponse({"held": True}, 202)
+            tweet = self.post(author, str(body["text"]), **options)
             return JSONResponse({"id": tweet.id, "text": tweet.text}, 201)
+
+        @app.post("/_fake/retweets")
+        async def add_retweet(request: Request) -> JSONResponse:
+            body = await request.json()
+            tweet = self.retweet(str(body["author"]), str(body["tweet_id"]))
+            return JSONResponse({"id": tweet.id, "text": tweet.text}, 201)
+
+        @app.get("/_fake/stream_rules")
+        def list_rules() -> JSONResponse:
+            return JSONResponse(self.stream_rules())
 
         @app.post("/_fake/brand_posts")
         async def add_brand_post(request: Request) -> JSONResponse:
@@ -1042,7 +1540,7 @@ class FakeX:
             body = await request.json()
             on = str(body.get("on", "read"))
             if on not in self.failures:
-                return JSONResponse({"error": "on must be read or write"}, 422)
+                return JSONResponse({"error": "on must be read, write or stream"}, 422)
             self.fail_next(*[int(c) for c in body.get("codes", [])], on=on)
             return JSONResponse({"pending": self.failures})
 

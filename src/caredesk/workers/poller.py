@@ -15,13 +15,13 @@ import random
 import socket
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from caredesk.actions import intake
 from caredesk.actions.admin import watch_spec
 from caredesk.connectors import registry
-from caredesk.connectors.base import FetchResult
 from caredesk.domain.errors import CaredeskError, ConnectorError
 from caredesk.domain.types import Capability
 from caredesk.domain.watch import WatchSpec
@@ -90,6 +90,8 @@ class Poller:
         return len(ids)
 
     def poll(self, channel_id: int) -> None:
+        """Fetch (mentions, messages) and then listen (watch rules), each stored with its own part of the
+        cursor, so an outage of the network's search does not hold back what is addressed to the brand."""
         with self.rt.db.read() as session:
             channel = session.get(m.Channel, channel_id)
         if channel is None:
@@ -97,18 +99,19 @@ class Poller:
         spec = registry.get(channel.connector).spec
         cursor = dict(channel.cursor or {})
         listen_cursor = cursor.pop(LISTEN_KEY, {})
+        more = False
         try:
             connector = connector_for(self.rt, channel)
-            result = FetchResult(events=[], cursor=cursor)
             if Capability.POLL in spec.capabilities:
                 result = connector.fetch(cursor)
+                cursor, more = result.cursor, result.more
+                intake.accept(self.rt, channel.id, result.events, cursor=self._joined(cursor, listen_cursor))
+                self._acknowledge(connector, channel_id, cursor)
             rules = self._watch_rules(channel.workspace_id) if Capability.LISTEN in spec.capabilities else []
             if rules:
                 heard = connector.watch(rules, listen_cursor)
-                result.events.extend(heard.events)
-                listen_cursor, result.more = heard.cursor, result.more or heard.more
-            stored = {**result.cursor, LISTEN_KEY: listen_cursor} if listen_cursor else result.cursor
-            intake.accept(self.rt, channel.id, result.events, cursor=stored)
+                listen_cursor, more = heard.cursor, more or heard.more
+                intake.accept(self.rt, channel.id, heard.events, cursor=self._joined(cursor, listen_cursor))
         except ConnectorError as exc:
             self._failed(channel_id, exc.message, exc.retry_after)
             return
@@ -121,13 +124,19 @@ class Poller:
                 channel_id, f"internal error in the {channel.connector} connector: {type(exc).__name__}", None
             )
             return
+        interval = min(spec.poll_seconds, self.rt.settings.poll_seconds or spec.poll_seconds)
+        self._release(channel_id, next_in=0.0 if more else float(interval), error=None)
+
+    @staticmethod
+    def _joined(cursor: dict[str, Any], listen_cursor: dict[str, Any]) -> dict[str, Any]:
+        return {**cursor, LISTEN_KEY: listen_cursor} if listen_cursor else dict(cursor)
+
+    @staticmethod
+    def _acknowledge(connector: Any, channel_id: int, cursor: dict[str, Any]) -> None:
         try:
-            connector.acknowledge(result.cursor)
+            connector.acknowledge(cursor)
         except CaredeskError as exc:  # the events are stored; the network's "seen" mark can wait
             log.warning("channel %s: could not mark as seen: %s", channel_id, exc.message)
-        interval = min(spec.poll_seconds, self.rt.settings.poll_seconds or spec.poll_seconds)
-        wait = 0 if result.more else interval
-        self._release(channel_id, next_in=float(wait), error=None)
 
     def _watch_rules(self, workspace_id: int) -> list[WatchSpec]:
         with self.rt.db.read() as session:

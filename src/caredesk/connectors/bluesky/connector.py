@@ -5,6 +5,8 @@ replies from `app.bsky.feed.getAuthorFeed` (written in caredesk or in a Bluesky 
 notify), and direct messages from `chat.bsky.convo.getLog` (through the chat proxy). After the events and
 the cursor are stored, `acknowledge()` marks the notifications seen with `updateSeen`.
 
+Listening (`watch`): the watch rules' terms are searched with `app.bsky.feed.searchPosts` (see listen.py).
+
 Out: a public reply is a `com.atproto.repo.createRecord` of an `app.bsky.feed.post` whose `reply` names
 the answered post (parent, fetched with `app.bsky.feed.getPosts` for its cid) and the thread's root; a
 private reply is `chat.bsky.convo.sendMessage` in the 1:1 conversation `getConvoForMembers` returns.
@@ -15,7 +17,7 @@ the brand's recent posts, or the conversation's recent messages, before anything
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -252,7 +254,6 @@ class BlueskyConnector(Connector):
         """Posts matching the watch rules, from `app.bsky.feed.searchPosts` (one query per term, newest
         first). Cursor: {"queries": {key: walk state}}; a query seen for the first time reads only its
         newest page (no older than backfill_days); queries no rule asks for any more are forgotten."""
-        xrpc = self._client()
         did = self.did
         old = obj(cursor.get("queries"))
         now = self.clock.now()
@@ -261,39 +262,59 @@ class BlueskyConnector(Connector):
         seen: set[str] = set()
         complete = True
         for key, (q, lang) in plan(rules).items():
-            state = obj(old.get(key))
-            first = not state
-            newest = parse_time(state.get("newest"))
-            since = newest - GRACE if newest is not None else now - self._backfill()
-
-            def search(
-                page_cursor: str | None,
-                q: str = q,
-                lang: str | None = lang,
-                first: bool = first,
-                since: str = format_time(since),
-            ) -> tuple[list[dict[str, Any]], str | None]:
-                params: dict[str, Any] = {"q": q, "sort": "latest", "since": since, "limit": PAGE_LIMIT}
-                if lang:
-                    params["lang"] = lang
-                if page_cursor:
-                    params["cursor"] = page_cursor
-                data = xrpc.call("app.bsky.feed.searchPosts", params=params)
-                posts = _items(data.get("posts"))
-                return posts, None if first else _text(data.get("cursor"))
-
-            walked = walk(search, sort_key, state, floor=since, max_pages=self.watch_pages)
-            complete = complete and walked.complete
-            # A first search that found nothing still marks "now", so the next watch reads everything
-            # posted since, not only the newest page.
-            states[key] = walked.state or {"newest": format_time(now), "recent": []}
-            for post in walked.items:
+            posts, states[key], query_complete = self._search(q, lang, obj(old.get(key)), now)
+            complete = complete and query_complete
+            for post in posts:
                 event = search_event(post, did)
                 if event is not None and event.external_id not in seen:
                     seen.add(event.external_id)
                     events.append(event)
         events.sort(key=lambda e: e.created_at)
         return FetchResult(events=events, cursor={"queries": states}, more=not complete)
+
+    def _search(
+        self, q: str, lang: str | None, state: dict[str, Any], now: datetime
+    ) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
+        """New posts of one search, newest first: (posts, new state, read to the mark).
+
+        State: the walk's mark ("newest", "recent", "resume") plus, after a first watch that read only the
+        newest page, "floor": the oldest post time of that page; older posts were history when listening
+        began and are not brought in (kept while the walk could still reach below it)."""
+        xrpc = self._client()
+        first = not state
+        newest = parse_time(state.get("newest"))
+        floor = parse_time(state.get("floor"))
+        since = newest - GRACE if newest is not None else now - self._backfill()
+        if floor is not None and floor > since:
+            since = floor
+
+        def page(page_cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            params: dict[str, Any] = {
+                "q": q,
+                "sort": "latest",
+                "since": format_time(since),
+                "limit": PAGE_LIMIT,
+            }
+            if lang:
+                params["lang"] = lang
+            if page_cursor:
+                params["cursor"] = page_cursor
+            data = xrpc.call("app.bsky.feed.searchPosts", params=params)
+            # A first watch reads the newest page only: no next page.
+            return _items(data.get("posts")), None if first else _text(data.get("cursor"))
+
+        walked = walk(page, sort_key, state, floor=since, max_pages=self.watch_pages)
+        times = {id(p): parse_time(k[0]) if (k := sort_key(p)) else None for p in walked.items}
+        posts = [p for p in walked.items if (t := times[id(p)]) is not None and t >= since]
+        # A first search that found nothing still marks "now", so the next watch reads everything posted
+        # since, not only the newest page.
+        new_state = dict(walked.state) or {"newest": format_time(now), "recent": []}
+        if first:
+            floor = min((t for t in times.values() if t is not None), default=None)
+        top = parse_time(new_state.get("newest"))
+        if floor is not None and top is not None and top - GRACE < floor:
+            new_state["floor"] = format_time(floor)
+        return posts, new_state, walked.complete
 
     def acknowledge(self, cursor: dict[str, Any]) -> None:
         """Mark notifications seen up to the newest one stored (not "now": later ones stay unread in the

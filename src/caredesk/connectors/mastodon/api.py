@@ -136,8 +136,8 @@ def error_for(response: httpx.Response, now: datetime, *, doing: str) -> Connect
     if status == 403:
         return ConnectorError(
             f"Mastodon refused the request (HTTP 403: {said}) while {doing}: the access token needs "
-            "the scopes read:accounts, read:notifications, read:statuses and write:statuses, and the "
-            "account must not be suspended or disabled",
+            "the scopes read:accounts, read:notifications, read:statuses, write:statuses (and read:search "
+            "for word listening), and the account must not be suspended or disabled",
             retryable=False,
         )
     if status == 404:

@@ -2,7 +2,8 @@
 
 In: polling (`fetch`): mentions of the brand account (`GET /2/users/:id/mentions`, app-only bearer token),
 then DM events (`GET /2/dm_events`, user token); see sync.py for the cursor. Or pushes from the Account
-Activity API (`parse_webhook`), whose CRC check `challenge` answers. The brand's own posts and DMs are
+Activity API (`parse_webhook`), whose CRC check `challenge` answers. Listening (`watch`): the filtered
+stream, with stream rules made from the watch rules; see listen.py. The brand's own posts and DMs are
 recognised (direction "out") wherever they show up.
 Out: a public reply is `POST /2/tweets` with `reply.in_reply_to_tweet_id`; a private one is
 `POST /2/dm_conversations/with/:participant_id/messages`. X has no idempotency key, so `find_published`
@@ -14,7 +15,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ import httpx
 
 from caredesk.connectors import registry
 from caredesk.connectors.base import ChallengeAnswer, Connector, ConnectorSpec, FetchResult, WebhookResult
-from caredesk.connectors.x import parse, signing, sync
+from caredesk.connectors.x import listen, parse, signing, sync
 from caredesk.connectors.x.api import Problem, XApi, error_for, json_object
 from caredesk.domain.errors import (
     CaredeskError,
@@ -38,6 +39,7 @@ from caredesk.domain.types import (
     ReplyContext,
     SendResult,
 )
+from caredesk.domain.watch import WatchSpec
 
 DEFAULT_BASE_URL = "https://api.x.com"
 MAX_BODY = 1_000_000
@@ -53,10 +55,16 @@ class XConnector(Connector):
         display_name="X (Twitter)",
         network="x",
         capabilities=frozenset(
-            {Capability.POLL, Capability.WEBHOOK, Capability.PUBLIC_REPLY, Capability.PRIVATE_REPLY}
+            {
+                Capability.POLL,
+                Capability.WEBHOOK,
+                Capability.LISTEN,
+                Capability.PUBLIC_REPLY,
+                Capability.PRIVATE_REPLY,
+            }
         ),
         length_rule=LengthRule(public="x", private="x_dm"),
-        config_fields=("base_url", "user_id"),
+        config_fields=("base_url", "user_id", "stream_seconds"),
         credential_fields=("bearer_token", "user_token", "consumer_secret"),
         idempotent_send=False,
         poll_seconds=60,
@@ -66,6 +74,9 @@ class XConnector(Connector):
     # Pages per kind (mentions, DMs) in one fetch, and the page size asked for.
     max_pages = 5
     page_size = 100
+    # Listening: how long one watch() reads the filtered stream by default, and how many posts at most.
+    stream_seconds = 20.0
+    max_stream_posts = 500
 
     # --- configuration -----------------------------------------------------------------------------
 
@@ -147,6 +158,42 @@ class XConnector(Connector):
             events=events,
             cursor={"v": sync.CURSOR_VERSION, "mentions": got_mentions.state, "dms": got_dms.state},
             more=got_mentions.more or got_dms.more,
+        )
+
+    # --- listening (filtered stream) ---------------------------------------------------------------
+
+    @property
+    def _stream_seconds(self) -> float:
+        raw = self.channel.config.get("stream_seconds")
+        if raw is None or raw == "":
+            return self.stream_seconds
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise NotConfigured("this X channel's stream_seconds is not a number of seconds") from None
+        if not 0.1 <= value <= 300:
+            raise NotConfigured("this X channel's stream_seconds must be between 0.1 and 300")
+        return value
+
+    def watch(self, rules: Sequence[WatchSpec], cursor: dict[str, Any]) -> FetchResult:
+        """Sync the app's stream rules with the watch rules, then read the stream for a while; see
+        listen.py. The cursor keeps the ids of the newest posts seen (the stream has no position)."""
+        user_id, api, now = self.user_id, self._api(), self.clock.now()
+        seen = cursor.get("seen") if cursor.get("v") == listen.CURSOR_VERSION else None
+        seen_ids = [str(i) for i in seen if parse.is_id(str(i))] if isinstance(seen, list) else []
+        ours = listen.sync_rules(api, user_id, listen.wanted_rules(rules), now=now)
+        heard = listen.read_stream(
+            api,
+            user_id,
+            ours,
+            seen_ids,
+            seconds=self._stream_seconds,
+            max_posts=self.max_stream_posts,
+            now=now,
+        )
+        heard.events.sort(key=lambda e: (e.created_at, parse.id_key(e.external_id)))
+        return FetchResult(
+            events=heard.events, cursor={"v": listen.CURSOR_VERSION, "seen": heard.seen}, more=heard.more
         )
 
     # --- webhooks (Account Activity API) -----------------------------------------------------------
