@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 CONNECTORS = sorted(registry.all_connectors().items())
 OPERATION = {
     Capability.POLL: "fetch",
+    Capability.STREAM: "stream",
+    Capability.LISTEN: "watch",
     Capability.WEBHOOK: "parse_webhook",
     Capability.PUBLIC_REPLY: "send",
     Capability.PRIVATE_REPLY: "send",
