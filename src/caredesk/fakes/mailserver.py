@@ -52,7 +52,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-# The template of /work/shared/reference/dovecot-test.conf (Debian 12, dovecot 2.3), with a free port in
+# The template of ../shared/reference/dovecot-test.conf (Debian 12, dovecot 2.3), with a free port in
 # place of 10143. Changes, each for the tests: one passwd-file per user (dovecot re-reads a changed file at
 # most once a second, so users added while it runs would fail to log in for up to a second); no delay
 # after a failed login; the per-user session limit stated (hold_connections() relies on it); no fsync.
