@@ -276,3 +276,16 @@ def test_conversation_created_once_when_a_new_one_is_folded_into_an_old_one_in_t
         )
         conversations = s.scalar(sa.select(sa.func.count()).select_from(m.Conversation))
     assert (created, conversations) == (1, 1)
+
+
+def test_triage_marks_personal_data_and_case_references(rt: Runtime, world: World) -> None:
+    text = "Order NM-48213 never came. Call me on +45 20 12 34 56, my password is Hunter22!"
+    ingest(rt, world, ev("pii1", text, author="ole"))
+    with rt.db.read() as s:
+        triage = s.scalar(sa.select(m.Message.triage).where(m.Message.external_id == "pii1"))
+    assert triage is not None
+    found = {(p["type"], text[p["start"] : p["end"]]) for p in triage["pii"]}
+    assert ("phone", "+45 20 12 34 56") in found
+    assert any(kind == "password" and value.startswith("Hunter22") for kind, value in found)
+    assert {(r["kind"], r["value"]) for r in triage["case_refs"]} >= {("order", "NM-48213")}
+    assert "Hunter22" not in str({k: v for k, v in triage.items() if k != "pii"})

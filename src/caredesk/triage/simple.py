@@ -11,6 +11,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from caredesk.triage.caserefs import find_case_refs
+from caredesk.triage.pii import find_pii
+
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _HANDLE_OR_URL = re.compile(r"(@\w+|https?://\S+|#\w+)")
 
@@ -102,6 +105,15 @@ class SimpleTriager:
             "language_confidence": round(language_conf, 3),
             "sentiment": sentiment,
             "sentiment_score": round(score, 3),
+            # Spans index the message text as stored; the personal data itself is not copied here.
+            "pii": [
+                {"type": p.type, "start": p.start, "end": p.end, "confidence": p.confidence}
+                for p in find_pii(item.text)
+            ],
+            "case_refs": [
+                {"kind": r.kind, "value": r.value, "start": r.start, "end": r.end}
+                for r in find_case_refs(item.text)
+            ],
             "model": "simple-rules-1",
         }
 
