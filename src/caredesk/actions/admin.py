@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from caredesk.actions.base import Actor, get_or_404, record, require
 from caredesk.connectors import registry
+from caredesk.connectors.base import ConnectorSpec
 from caredesk.domain.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from caredesk.domain.types import Presence, Role
 from caredesk.domain.watch import WatchSpec, to_x_rule
@@ -191,12 +192,7 @@ def create_channel(
     spec = cls.spec
     config = dict(config or {})
     credentials = dict(credentials or {})
-    unknown = set(config) - set(spec.config_fields)
-    if unknown:
-        raise InvalidInput(f"unknown settings for {spec.display_name}: {', '.join(sorted(unknown))}")
-    unknown = set(credentials) - set(spec.credential_fields)
-    if unknown:
-        raise InvalidInput(f"unknown credentials for {spec.display_name}: {', '.join(sorted(unknown))}")
+    _check_fields(spec, config, credentials)
     name = name.strip()
     if not name:
         raise InvalidInput("channel name is empty")
@@ -238,16 +234,24 @@ def create_channel(
     return channel
 
 
+def _check_fields(spec: ConnectorSpec, config: dict[str, Any], credentials: dict[str, Any]) -> None:
+    """Only the settings and credentials the connector declares (a typo is an error, not a silent no-op)."""
+    for given, declared, what in (
+        (config, spec.config_fields, "settings"),
+        (credentials, spec.credential_fields, "credentials"),
+    ):
+        unknown = set(given) - set(declared)
+        if unknown:
+            raise InvalidInput(f"unknown {what} for {spec.display_name}: {', '.join(sorted(unknown))}")
+
+
 def update_channel_config(rt: Runtime, actor: Actor, channel_id: int, config: dict[str, Any]) -> m.Channel:
     """Change a channel's non-secret settings (only the connector's declared fields)."""
     now = rt.clock.now()
     with rt.db.write() as session:
         channel: m.Channel = get_or_404(session, m.Channel, channel_id, "channel")
         require(session, actor, channel.workspace_id, Role.ADMIN)
-        spec = registry.get(channel.connector).spec
-        unknown = set(config) - set(spec.config_fields)
-        if unknown:
-            raise InvalidInput(f"unknown settings for {spec.display_name}: {', '.join(sorted(unknown))}")
+        _check_fields(registry.get(channel.connector).spec, config, {})
         channel.config = {**(channel.config or {}), **config}
         record(
             session,
@@ -276,12 +280,7 @@ def reconnect_channel(
     with rt.db.write() as session:
         channel: m.Channel = get_or_404(session, m.Channel, channel_id, "channel")
         require(session, actor, channel.workspace_id, Role.ADMIN)
-        spec = registry.get(channel.connector).spec
-        unknown = (set(config) - set(spec.config_fields)) | (
-            set(credentials or {}) - set(spec.credential_fields)
-        )
-        if unknown:
-            raise InvalidInput(f"unknown settings for {spec.display_name}: {', '.join(sorted(unknown))}")
+        _check_fields(registry.get(channel.connector).spec, config, credentials or {})
         channel.config = dict(config)
         if credentials is not None:
             channel.credentials_encrypted = rt.vault.encrypt(credentials) if credentials else None
@@ -424,12 +423,3 @@ def create_watch_rule(
         session.flush()
         record(session, actor, "watch.created", workspace_id=workspace_id, at=now, watch_rule_id=rule.id)
     return rule
-
-
-def watch_spec(rule: m.WatchRule) -> WatchSpec:
-    return WatchSpec(
-        keywords=tuple(rule.keywords),
-        phrases=tuple(rule.phrases),
-        exclusions=tuple(rule.exclusions),
-        languages=tuple(rule.languages),
-    )

@@ -491,7 +491,7 @@ def watch_add(
     except CaredeskError as exc:
         _fail(exc)
         return
-    typer.echo(f"watch rule {rule.id} {rule.name}: as an X rule: {to_x_rule(admin.watch_spec(rule))}")
+    typer.echo(f"watch rule {rule.id} {rule.name}: as an X rule: {to_x_rule(rule.spec())}")
 
 
 @watch_app.command("list")

@@ -111,10 +111,7 @@ class ListenFilter:
                 rows = ctx.session.scalars(
                     sa.select(m.WatchRule).where(m.WatchRule.workspace_id == ws, m.WatchRule.enabled)
                 )
-                rules[ws] = [
-                    WatchSpec(tuple(r.keywords), tuple(r.phrases), tuple(r.exclusions), tuple(r.languages))
-                    for r in rows
-                ]
+                rules[ws] = [r.spec() for r in rows]
             language = item.triage.get("language") or item.event.language
             if not any(matches(spec, item.event.text, language) for spec in rules[ws]):
                 item.skip = "not watched"

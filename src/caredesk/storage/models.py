@@ -13,6 +13,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from caredesk.domain.watch import WatchSpec
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC, always returns timezone-aware UTC (SQLite keeps no zone of its own)."""
@@ -354,6 +356,11 @@ class WatchRule(Base):
     languages: Mapped[list[Any]] = mapped_column(default=list)
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+
+    def spec(self) -> WatchSpec:
+        return WatchSpec(
+            tuple(self.keywords), tuple(self.phrases), tuple(self.exclusions), tuple(self.languages)
+        )
 
 
 class SlaPolicy(Base):

@@ -20,7 +20,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from caredesk.actions import intake
-from caredesk.actions.admin import watch_spec
 from caredesk.connectors import registry
 from caredesk.domain.errors import CaredeskError, ConnectorError
 from caredesk.domain.types import Capability
@@ -143,7 +142,7 @@ class Poller:
             rows = session.scalars(
                 sa.select(m.WatchRule).where(m.WatchRule.workspace_id == workspace_id, m.WatchRule.enabled)
             )
-            return [watch_spec(r) for r in rows]
+            return [r.spec() for r in rows]
 
     def _failed(self, channel_id: int, error: str, retry_after: float | None) -> None:
         with self.rt.db.write() as session:

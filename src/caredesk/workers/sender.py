@@ -40,6 +40,7 @@ SAFETY = timedelta(seconds=30)
 class Claimed:
     outbox_id: int
     channel_id: int
+    conversation_id: int
     request: OutboundReply
     in_doubt: bool
 
@@ -119,7 +120,11 @@ class Sender:
                 msg = session.get(m.Message, row.message_id)
                 if msg is not None:
                     msg.delivery = "sending"
-                out.append(Claimed(row.id, row.channel_id, OutboundReply(**row.request), in_doubt))
+                out.append(
+                    Claimed(
+                        row.id, row.channel_id, row.conversation_id, OutboundReply(**row.request), in_doubt
+                    )
+                )
         return out
 
     def _deliver(self, item: Claimed) -> None:
@@ -153,7 +158,7 @@ class Sender:
             outbox = session.get(m.Outbox, item.outbox_id)
             assert outbox is not None
             mark_sent(session, outbox, result.external_id, now)
-        self.rt.bus.publish("conversations.changed", {"ids": [self._conversation_id(item)], "kind": "sent"})
+        self.rt.bus.publish("conversations.changed", {"ids": [item.conversation_id], "kind": "sent"})
 
     def _conversation_id(self, item: Claimed) -> int:
         with self.rt.db.read() as session:
@@ -190,6 +195,4 @@ class Sender:
                     at=now,
                     error=error,
                 )
-        self.rt.bus.publish(
-            "conversations.changed", {"ids": [self._conversation_id(item)], "kind": "send_failed"}
-        )
+        self.rt.bus.publish("conversations.changed", {"ids": [item.conversation_id], "kind": "send_failed"})
