@@ -20,10 +20,22 @@ from tests.conftest import shared_file
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(run: int = 1) -> int:
+    """A port that is free, with the `run - 1` ports after it free too (the demo's networks take three)."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            base = int(sock.getsockname()[1])
+        if base + run > 65535:
+            continue
+        try:
+            for port in range(base + 1, base + run):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no run of free ports")
 
 
 def run(*args: str, cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -120,7 +132,7 @@ def test_demo_workspace_content_and_server(tmp_path: Path) -> None:
     assert conversations == len(content.CONVERSATIONS)
 
     env = {**os.environ, "CAREDESK_DATA_DIR": str(tmp_path / "data")}
-    web_port, net_port = free_port(), free_port()
+    web_port, net_port = free_port(), free_port(3)
     proc = subprocess.Popen(
         [
             sys.executable,
