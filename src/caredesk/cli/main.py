@@ -512,6 +512,102 @@ def watch_list(workspace: Annotated[str, typer.Option(help="Workspace slug.")], 
             )
 
 
+triage_app = typer.Typer(no_args_is_help=True, help="The triage models: classify, evaluate, rebuild.")
+app.add_typer(triage_app, name="triage")
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", help="The public data sets (default: $CAREDESK_SHARED_DATA or ../shared/data)."),
+]
+
+
+@triage_app.command("classify")
+def triage_classify(
+    batch: Annotated[int, typer.Option(help="Messages classified together.")] = 500,
+) -> None:
+    """Read JSONL lines {"id", "text", "lang_hint"?} on stdin; write one JSONL result per line."""
+    from caredesk.triage.model import default_triager  # noqa: PLC0415
+    from caredesk.triage.simple import TriageInput  # noqa: PLC0415
+
+    triager = default_triager()
+    pending: list[tuple[Any, TriageInput]] = []
+    bad = 0
+
+    def flush() -> None:
+        results = triager.classify([item for _, item in pending])
+        for (ident, _), result in zip(pending, results, strict=True):
+            sys.stdout.write(json.dumps({"id": ident, **result}, ensure_ascii=False) + "\n")
+        pending.clear()
+
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise ValueError("each line needs a JSON object with a string 'text'")
+            hint = row.get("lang_hint")
+            if hint is not None and not isinstance(hint, str):
+                raise ValueError("'lang_hint' must be a string")
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            bad += 1
+            typer.secho(f"line {number}: {exc}", fg=typer.colors.RED, err=True)
+            continue
+        pending.append((row.get("id"), TriageInput(row["text"], hint)))
+        if len(pending) >= batch:
+            flush()
+    if pending:
+        flush()
+    if bad:
+        raise typer.Exit(1)
+
+
+@triage_app.command("eval")
+def triage_eval(
+    task: Annotated[
+        str, typer.Option("--task", help="sentiment, language, needs_reply, complaint or topic.")
+    ],
+    data: DataOption = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Accuracy, macro-F1 and the confusion matrix on the task's evaluation set (docs/triage.md)."""
+    from caredesk.triage import datasets  # noqa: PLC0415
+    from caredesk.triage.evaluate import TASKS, evaluate  # noqa: PLC0415
+    from caredesk.triage.model import default_triager  # noqa: PLC0415
+
+    if task not in TASKS:
+        typer.secho(
+            f"error: unknown task {task!r}; choose from {', '.join(TASKS)}", fg=typer.colors.RED, err=True
+        )
+        raise typer.Exit(2)
+    root = datasets.data_root(data)
+    if not root.is_dir():
+        typer.secho(f"error: no data sets at {root}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    reports = evaluate(task, default_triager(), root)
+    if fmt == Format.json:
+        typer.echo(json.dumps([r.__dict__ for r in reports], indent=2))
+    else:
+        typer.echo("\n\n".join(r.render() for r in reports))
+
+
+@triage_app.command("train")
+def triage_train(
+    data: DataOption = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the model files (default: the package's).")
+    ] = None,
+) -> None:
+    """Rebuild every head from the data sets whose licence allows training, and the project's corpus."""
+    from caredesk.triage import datasets  # noqa: PLC0415
+    from caredesk.triage.train import MODELS, train  # noqa: PLC0415
+
+    root = datasets.data_root(data)
+    if not root.is_dir():
+        typer.secho(f"error: no data sets at {root}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    train(root, out or MODELS, log=typer.echo)
+
+
 def main() -> None:
     try:
         app()

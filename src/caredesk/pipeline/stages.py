@@ -20,7 +20,8 @@ from caredesk.routing import sla as sla_rules
 from caredesk.routing.assign import WorkspaceRoster
 from caredesk.storage import models as m
 from caredesk.storage import stats
-from caredesk.triage.simple import SimpleTriager, TriageInput, Triager
+from caredesk.triage.model import default_triager
+from caredesk.triage.simple import TriageInput, Triager
 
 MAX_TEXT = 100_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -85,7 +86,7 @@ class Triage:
     name = "triage"
 
     def __init__(self, triager: Triager | None = None) -> None:
-        self.triager = triager or SimpleTriager()
+        self.triager = triager or default_triager()
 
     def process(self, ctx: StageContext, items: list[Item]) -> None:
         live = [i for i in items if i.live and i.event.direction == Direction.IN]
@@ -513,16 +514,31 @@ class Prioritize:
         for item in items:
             if item.live and item.event.direction == Direction.IN and item.conversation is not None:
                 latest[item.conversation.id] = item
+        weights: dict[int, dict[str, int]] = {}
         for item in latest.values():
             conv = item.conversation
             assert conv is not None
+            if conv.workspace_id not in weights:
+                ws = ctx.session.get(m.Workspace, conv.workspace_id)
+                weights[conv.workspace_id] = dict((ws.settings if ws else {}).get("priority_weights") or {})
+            t = item.triage
+            # how long the customer had been waiting when they wrote this (replays score as live traffic did)
+            since = conv.waiting_since
+            waited = (item.event.created_at - since).total_seconds() / 3600 if since else 0.0
             conv.priority, conv.priority_reasons = prio.score(
                 prio.PriorityInput(
                     is_public=item.event.public,
                     is_direct=conv.is_direct,
-                    sentiment=item.triage.get("sentiment"),
+                    sentiment=t.get("sentiment"),
                     waiting_count=conv.waiting_count,
-                )
+                    anger=float(t.get("anger") or 0.0),
+                    complaint=t.get("complaint"),
+                    needs_reply=t.get("needs_reply"),
+                    urgency=tuple(u["type"] for u in t.get("urgency") or ()),
+                    waited_hours=max(0.0, waited),
+                    followers=item.event.author.followers,
+                ),
+                weights[conv.workspace_id],
             )
 
 

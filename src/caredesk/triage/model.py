@@ -1,0 +1,128 @@
+"""The triager the pipeline runs: one pass of features per batch, then every head, then the rules.
+
+Each field comes with how sure it is. Language decides which lexicon the other heads read, so it is
+settled first from the character n-grams alone.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from caredesk.triage import langid
+from caredesk.triage.caserefs import find_case_refs
+from caredesk.triage.features import Featurizer
+from caredesk.triage.heads import LinearHead
+from caredesk.triage.pii import find_pii
+from caredesk.triage.simple import TriageInput
+from caredesk.triage.text import clean
+from caredesk.triage.urgency import URGENCY_TYPES, find_urgency
+
+MODELS = Path(__file__).parent / "models"
+MODEL_NAME = "caredesk-triage-1"
+HEAD_NAMES = (
+    "language",
+    "sentiment",
+    "complaint",
+    "needs_reply",
+    "topic",
+    *(f"urgency_{u}" for u in URGENCY_TYPES),
+)
+
+
+class ModelTriager:
+    def __init__(self, folder: Path = MODELS) -> None:
+        self.heads = {name: LinearHead.load(folder, name) for name in HEAD_NAMES}
+        self.features = Featurizer()
+
+    def classify(self, items: list[TriageInput]) -> list[dict[str, Any]]:
+        if not items:
+            return []
+        cleaned = [clean(i.text) for i in items]
+        grams = self.features.ngrams(cleaned)
+        lang_head = self.heads["language"]
+        lang_p = lang_head.proba(grams[:, : self.features.n_char])
+        languages: list[str | None] = []
+        lang_out: list[tuple[str | None, float, list[dict[str, Any]]]] = []
+        for i, item in enumerate(items):
+            probs = dict(zip(lang_head.classes, (float(v) for v in lang_p[i]), strict=True))
+            decided = langid.decide(cleaned[i], probs)
+            hint = (item.language_hint or "").lower()[:2] or None
+            if hint and decided[1] < 0.9:
+                decided = (hint, 0.9, decided[2])
+            lang_out.append(decided)
+            languages.append(decided[0])
+        dense = self.features.dense(cleaned, languages)
+        x = self.features.full(grams, dense)
+        p = {name: self.heads[name].proba(x) for name in HEAD_NAMES if name != "language"}
+        out = []
+        sent_classes = self.heads["sentiment"].classes
+        topic_classes = self.heads["topic"].classes
+        for i, item in enumerate(items):
+            s = p["sentiment"][i]
+            k = int(np.argmax(s))
+            neg, pos = float(s[sent_classes.index("negative")]), float(s[sent_classes.index("positive")])
+            t = p["topic"][i]
+            tk = int(np.argmax(t))
+            lowered = cleaned[i].lower()
+            urgency = _urgency(lowered, {u: float(p[f"urgency_{u}"][i][1]) for u in URGENCY_TYPES})
+            language, language_conf, parts = lang_out[i]
+            out.append(
+                {
+                    "language": language,
+                    "language_confidence": language_conf,
+                    **({"languages": parts} if parts else {}),
+                    "sentiment": sent_classes[k],
+                    "sentiment_confidence": round(float(s[k]), 3),
+                    "sentiment_score": round(pos - neg, 3),
+                    "anger": round(_anger(dense[i], neg), 3),
+                    "needs_reply": round(float(p["needs_reply"][i][1]), 3),
+                    "complaint": round(float(p["complaint"][i][1]), 3),
+                    "topic": topic_classes[tk],
+                    "topic_confidence": round(float(t[tk]), 3),
+                    "urgency": urgency,
+                    # Spans index the message text as stored; the personal data itself is not copied here.
+                    "pii": [
+                        {"type": q.type, "start": q.start, "end": q.end, "confidence": q.confidence}
+                        for q in find_pii(item.text)
+                    ],
+                    "case_refs": [
+                        {"kind": r.kind, "value": r.value, "start": r.start, "end": r.end}
+                        for r in find_case_refs(item.text)
+                    ],
+                    "model": MODEL_NAME,
+                }
+            )
+        return out
+
+
+def _urgency(lowered: str, head_p: dict[str, float]) -> list[dict[str, Any]]:
+    """A signal is raised by its wording (confidence 0.9) or by its head (its probability, from 0.5)."""
+    found = {u["type"]: u for u in find_urgency(lowered)}
+    result = []
+    for kind in URGENCY_TYPES:
+        prob = head_p[kind]
+        if kind in found:
+            result.append({"type": kind, "confidence": round(max(0.9, prob), 3), "cue": found[kind]["cue"]})
+        elif prob >= 0.5:
+            result.append({"type": kind, "confidence": round(prob, 3)})
+    return result
+
+
+def _anger(dense: np.ndarray, negative: float) -> float:
+    """0..1: the lexicon's anger words, shouting and exclamation marks, scaled by how negative it reads.
+    Column positions follow `Featurizer.dense` (log1p of the lexicon anger sum is column 4)."""
+    anger_words = math.expm1(float(dense[4]))
+    exclaim = math.expm1(float(dense[8]))
+    caps = float(dense[10])
+    raw = 0.35 * min(anger_words, 4) / 4 + 0.2 * min(exclaim, 3) / 3 + 0.15 * caps + 0.3
+    return max(0.0, min(1.0, raw * negative * 1.6))
+
+
+@cache
+def default_triager() -> ModelTriager:
+    return ModelTriager()
