@@ -32,3 +32,4 @@ test: setup system-deps lint
 
 bench: setup
 	$(PY) bench/ingest.py
+	$(PY) bench/triage.py

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from caredesk.actions import intake
@@ -15,6 +16,7 @@ from caredesk.api.app import create_app
 from caredesk.domain.types import Author, InboundEvent
 from caredesk.pipeline.runner import Pipeline
 from caredesk.runtime import Runtime
+from caredesk.storage import models as m
 from tests.conftest import World
 
 ROLES = ["analyst", "agent", "supervisor", "admin"]
@@ -81,6 +83,13 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
         ("POST", "/api/v1/contacts/1/merge", {"into_contact_id": 1}, "agent"),
         ("POST", "/api/v1/outbox/1/retry", None, "agent"),
         ("GET", f"/api/v1/workspaces/{ws}/reports/kpis", None, "reports"),
+        ("GET", f"/api/v1/workspaces/{ws}/triage-settings", None, "analyst"),
+        (
+            "PUT",
+            f"/api/v1/workspaces/{ws}/triage-settings",
+            {"priority_weights": {"churn": 20}},
+            "supervisor",
+        ),
     ]
 
 
@@ -252,3 +261,44 @@ def test_measure_counts_as_the_network_does(rt: Runtime, client: TestClient, wor
     result = client.post(f"/api/v1/channels/{x.id}/measure", json={"text": long_text}, headers=h).json()
     assert result["valid"] is False and len(result["thread"]) >= 2
     assert all(part.endswith(f"/{len(result['thread'])}") for part in result["thread"])
+
+
+def test_triage_settings_change_priority_and_topics(rt: Runtime, client: TestClient, world: World) -> None:
+    ws = world.ws.id
+    sup = auth(world.token("supervisor"))
+    before = client.get(f"/api/v1/workspaces/{ws}/triage-settings", headers=sup).json()
+    assert before["priority_weights"]["safety"] == 30 and before["overridden"] == []
+    bad = client.put(
+        f"/api/v1/workspaces/{ws}/triage-settings", json={"priority_weights": {"vip": 3}}, headers=sup
+    )
+    assert bad.status_code == 422 and "unknown priority weights" in bad.text
+    bad = client.put(
+        f"/api/v1/workspaces/{ws}/triage-settings", json={"topics": {"x y": ["a b"]}}, headers=sup
+    )
+    assert bad.status_code == 422
+    body = {
+        "priority_weights": {"base": 20},
+        "topics": {"parcel": ["where is my parcel", "parcel not arrived"]},
+    }
+    r = client.put(f"/api/v1/workspaces/{ws}/triage-settings", json=body, headers=sup)
+    assert r.status_code == 200, r.text
+    assert r.json()["priority_weights"]["base"] == 20 and r.json()["overridden"] == ["base"]
+    intake.accept(
+        rt,
+        world.channel.id,
+        [
+            InboundEvent(
+                external_id="tz-1",
+                created_at=datetime(2026, 11, 20, 10, tzinfo=UTC),
+                text="hi, where is my parcel? it has not arrived",
+                author=Author(id="cust-9", handle="@nine", name="Nine"),
+            )
+        ],
+    )
+    Pipeline(rt).drain()
+    with rt.db.read() as s:
+        msg = s.scalars(sa.select(m.Message).where(m.Message.external_id == "tz-1")).one()
+        conv = s.get(m.Conversation, msg.conversation_id)
+        assert msg.triage["topic"] == "parcel" and msg.triage["topic_source"] == "workspace"
+        assert conv is not None
+        assert conv.priority == 20 + sum(r["points"] for r in conv.priority_reasons)

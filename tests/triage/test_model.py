@@ -201,3 +201,35 @@ def test_cli_classify_jsonl() -> None:
     assert out[1]["language"] == "fr"
     assert "line 2" in result.stderr
     assert "line 4" in result.stderr
+
+
+def test_workspace_topics_from_example_phrases() -> None:
+    triager = default_triager()
+    triager.set_topics(
+        901,
+        {
+            "roaming": [
+                "roaming charges abroad",
+                "my data does not work abroad",
+                "EU roaming fee on my bill",
+            ],
+            "esim": ["how do I activate my esim", "esim QR code not working"],
+        },
+    )
+    roaming, esim, other_ws, thanks = triager.classify(
+        [
+            TriageInput("why was I charged for roaming in France?", workspace_id=901),
+            TriageInput("my esim QR code does not work", workspace_id=901),
+            TriageInput("my esim QR code does not work", workspace_id=902),
+            TriageInput("thanks a lot for your help!", workspace_id=901),
+        ]
+    )
+    assert (roaming["topic"], roaming["topic_source"]) == ("roaming", "workspace")
+    assert esim["topic"] == "esim"
+    assert "default_topic" in esim
+    assert other_ws["topic"] != "esim" and "topic_source" not in other_ws  # another workspace's topics
+    assert thanks["topic"] == "praise"
+    triager.set_topics(901, {})
+    assert (
+        triager.classify([TriageInput("roaming charges abroad", workspace_id=901)])[0]["topic"] != "roaming"
+    )

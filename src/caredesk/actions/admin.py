@@ -16,6 +16,7 @@ from caredesk.connectors.base import ConnectorSpec
 from caredesk.domain.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from caredesk.domain.types import Presence, Role
 from caredesk.domain.watch import WatchSpec, to_x_rule
+from caredesk.routing.priority import DEFAULT_WEIGHTS, validate_weights
 from caredesk.runtime import Runtime
 from caredesk.security.passwords import hash_password, new_token, token_digest, verify_password
 from caredesk.storage import models as m
@@ -423,3 +424,45 @@ def create_watch_rule(
         session.flush()
         record(session, actor, "watch.created", workspace_id=workspace_id, at=now, watch_rule_id=rule.id)
     return rule
+
+
+def set_triage_settings(
+    rt: Runtime,
+    actor: Actor,
+    *,
+    workspace_id: int,
+    priority_weights: dict[str, Any] | None = None,
+    topics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A supervisor's priority weights (over the defaults) and the workspace's own topics with their example
+    phrases. A value given replaces the stored one whole; None leaves it as it is."""
+    from caredesk.triage.topics import validate  # noqa: PLC0415 (numpy and scikit-learn load only here)
+
+    try:
+        weights = validate_weights(priority_weights) if priority_weights is not None else None
+        custom = validate(topics) if topics is not None else None
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        require(session, actor, workspace_id, Role.SUPERVISOR)
+        ws = get_or_404(session, m.Workspace, workspace_id, "workspace")
+        settings = dict(ws.settings or {})
+        if weights is not None:
+            settings["priority_weights"] = weights
+        if custom is not None:
+            settings["topics"] = custom
+        ws.settings = settings
+        changed = sorted(k for k, v in (("priority_weights", weights), ("topics", custom)) if v is not None)
+        kind = "workspace.triage_settings"
+        record(session, actor, kind, workspace_id=workspace_id, at=now, changed=changed)
+    return triage_settings_of(settings)
+
+
+def triage_settings_of(settings: dict[str, Any]) -> dict[str, Any]:
+    weights = dict(settings.get("priority_weights") or {})
+    return {
+        "priority_weights": {**DEFAULT_WEIGHTS, **weights},
+        "overridden": sorted(weights),
+        "topics": dict(settings.get("topics") or {}),
+    }

@@ -451,6 +451,32 @@ def post_retry(outbox_id: int, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
     return {"id": outbox_id, "status": "queued"}
 
 
+# --- triage settings ---------------------------------------------------------------------------
+
+
+class TriageSettingsIn(Strict):
+    priority_weights: dict[str, int] | None = None
+    topics: dict[str, list[Annotated[str, Field(max_length=300)]]] | None = None
+
+
+@api.get("/workspaces/{workspace_id}/triage-settings", tags=["triage"])
+def get_triage_settings(workspace_id: int, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    """The priority weights in force (defaults with the workspace's overrides) and the workspace's topics."""
+    with rt.db.read() as session:
+        ws = get_or_404(session, m.Workspace, workspace_id, "workspace")
+        require(session, actor, workspace_id, Role.ANALYST)
+        return admin.triage_settings_of(ws.settings or {})
+
+
+@api.put("/workspaces/{workspace_id}/triage-settings", tags=["triage"])
+def put_triage_settings(
+    workspace_id: int, body: TriageSettingsIn, actor: ActorDep, rt: RtDep
+) -> dict[str, Any]:
+    return admin.set_triage_settings(
+        rt, actor, workspace_id=workspace_id, priority_weights=body.priority_weights, topics=body.topics
+    )
+
+
 # --- reports -----------------------------------------------------------------------------------
 
 

@@ -90,7 +90,14 @@ class Triage:
 
     def process(self, ctx: StageContext, items: list[Item]) -> None:
         live = [i for i in items if i.live and i.event.direction == Direction.IN]
-        results = self.triager.classify([TriageInput(i.event.text, i.event.language) for i in live])
+        set_topics = getattr(self.triager, "set_topics", None)
+        if set_topics is not None:  # the workspaces' own topics, rebuilt by the triager only when changed
+            for ws_id in {i.channel.workspace_id for i in live}:
+                ws = ctx.session.get(m.Workspace, ws_id)
+                set_topics(ws_id, dict((ws.settings if ws else {}).get("topics") or {}))
+        results = self.triager.classify(
+            [TriageInput(i.event.text, i.event.language, i.channel.workspace_id) for i in live]
+        )
         for item, result in zip(live, results, strict=True):
             item.triage = result
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from caredesk.triage import adapt
 from caredesk.triage import datasets as ds
+from caredesk.triage.model import ModelTriager
 from caredesk.triage.simple import TriageInput, Triager
 
 TASKS = ("sentiment", "language", "needs_reply", "complaint", "topic")
@@ -139,7 +142,13 @@ def evaluate(task: str, triager: Triager, root: Path) -> list[Report]:
         res = _run(triager, [r["text"] for r in rows_t])
         pred = ["1" if r["needs_reply"] >= 0.5 else "0" for r in res]
         gold = ["1" if r["answered"] == "True" else "0" for r in rows_t]
-        return [score("needs_reply", "twcs pool inbound (label: the brand replied)", gold, pred)]
+        extra: dict[str, Any] = {}
+        if isinstance(triager, ModelTriager):
+            times = [datetime.strptime(r["created_at"], "%a %b %d %H:%M:%S %z %Y") for r in rows_t]
+            extra["learning from the team (time split)"] = adapt.time_split_gain(
+                triager, [r["text"] for r in rows_t], times, [int(g) for g in gold]
+            )
+        return [score("needs_reply", "twcs pool inbound (label: the brand replied)", gold, pred, **extra)]
     if task == "topic":
         rows_h = [r for r in ds.care_corpus() if ds.held_out(str(r["id"]))]
         res = _run(triager, [str(r["text"]) for r in rows_h])

@@ -20,6 +20,7 @@ class LinearHead:
     scale: np.ndarray  # float32, (n_outputs,)
     bias: np.ndarray  # float32, (n_outputs,)
     card: dict[str, Any] = field(default_factory=dict)
+    _float: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_float(
@@ -38,8 +39,9 @@ class LinearHead:
     def logits(self, x: sp.csr_matrix) -> np.ndarray:
         if x.shape[1] != self.n_inputs:
             x = x[:, : self.n_inputs]
-        z = np.asarray(x @ self.weights.astype(np.float32)) * self.scale
-        return z + self.bias  # type: ignore[no-any-return]
+        if self._float is None:  # dequantised once: int8 on disk, float32 for the sparse product
+            self._float = self.weights.astype(np.float32) * self.scale
+        return np.asarray(x @ self._float) + self.bias  # type: ignore[no-any-return]
 
     def proba(self, x: sp.csr_matrix) -> np.ndarray:
         """Rows of class probabilities, columns in `classes` order."""

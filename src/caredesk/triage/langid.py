@@ -81,6 +81,8 @@ _IDEOGRAPHIC = {"zh", "ja", "ko"}
 def script_counts(text: str) -> tuple[dict[str, int], int]:
     """Letters per settled-script language, and how many letters are Latin."""
     counts: dict[str, int] = {}
+    if text.isascii():
+        return counts, sum(1 for ch in text if ch.isalpha())
     latin = 0
     for ch in text:
         if not ch.isalpha():

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from caredesk.triage import langid
+from caredesk.triage import langid, topics
 from caredesk.triage.caserefs import find_case_refs
 from caredesk.triage.features import Featurizer
 from caredesk.triage.heads import LinearHead
@@ -38,6 +38,13 @@ class ModelTriager:
     def __init__(self, folder: Path = MODELS) -> None:
         self.heads = {name: LinearHead.load(folder, name) for name in HEAD_NAMES}
         self.features = Featurizer()
+        self._topics: dict[int, tuple[dict[str, list[str]], topics.CustomTopics]] = {}
+
+    def set_topics(self, workspace_id: int, examples: dict[str, list[str]]) -> None:
+        """The workspace's own topics (name -> example phrases); rebuilt only when they change."""
+        known = self._topics.get(workspace_id)
+        if known is None or known[0] != examples:
+            self._topics[workspace_id] = (examples, topics.build(self.features, examples))
 
     def classify(self, items: list[TriageInput]) -> list[dict[str, Any]]:
         if not items:
@@ -52,13 +59,20 @@ class ModelTriager:
             probs = dict(zip(lang_head.classes, (float(v) for v in lang_p[i]), strict=True))
             decided = langid.decide(cleaned[i], probs)
             hint = (item.language_hint or "").lower()[:2] or None
-            if hint and decided[1] < 0.9:
+            if hint and hint != decided[0] and (decided[1] < 0.97 or len(cleaned[i]) < 40):
+                # the language the author or the network declared, unless the text clearly says otherwise
                 decided = (hint, 0.9, decided[2])
             lang_out.append(decided)
             languages.append(decided[0])
         dense = self.features.dense(cleaned, languages)
         x = self.features.full(grams, dense)
         p = {name: self.heads[name].proba(x) for name in HEAD_NAMES if name != "language"}
+        custom: list[tuple[str, float] | None] = [None] * len(items)
+        for ws in {i.workspace_id for i in items if i.workspace_id in self._topics}:
+            rows = [n for n, i in enumerate(items) if i.workspace_id == ws]
+            assert ws is not None
+            for n, hit in zip(rows, topics.nearest(self._topics[ws][1], grams[rows]), strict=True):
+                custom[n] = hit
         out = []
         sent_classes = self.heads["sentiment"].classes
         topic_classes = self.heads["topic"].classes
@@ -82,8 +96,7 @@ class ModelTriager:
                     "anger": round(_anger(dense[i], neg), 3),
                     "needs_reply": round(float(p["needs_reply"][i][1]), 3),
                     "complaint": round(float(p["complaint"][i][1]), 3),
-                    "topic": topic_classes[tk],
-                    "topic_confidence": round(float(t[tk]), 3),
+                    **_topic(topic_classes[tk], float(t[tk]), custom[i]),
                     "urgency": urgency,
                     # Spans index the message text as stored; the personal data itself is not copied here.
                     "pii": [
@@ -98,6 +111,17 @@ class ModelTriager:
                 }
             )
         return out
+
+
+def _topic(default: str, confidence: float, custom: tuple[str, float] | None) -> dict[str, Any]:
+    if custom is None:
+        return {"topic": default, "topic_confidence": round(confidence, 3)}
+    return {
+        "topic": custom[0],
+        "topic_confidence": round(custom[1], 3),
+        "topic_source": "workspace",
+        "default_topic": default,
+    }
 
 
 def _urgency(lowered: str, head_p: dict[str, float]) -> list[dict[str, Any]]:

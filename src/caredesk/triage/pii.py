@@ -4,6 +4,9 @@ Rule-based and conservative: an agent is warned about what is found, so a false 
 while a miss leaks data. Each detector validates what it can (Luhn, IBAN mod-97, phone metadata) and the
 others need an introducing phrase ("my password is", "kundenummer"). Phrase lists are written for this
 project.
+
+Most messages carry no personal data, so every detector sits behind a cheap pre-check (a digit, an '@',
+a run of seven digits, a trigger word) and the costly ones (phone metadata) only see candidates.
 """
 
 from __future__ import annotations
@@ -41,6 +44,14 @@ _PRIORITY = {
 
 _DIGIT = re.compile(r"\d")
 
+
+def _words(spaced: str) -> frozenset[str]:
+    return frozenset(spaced.split())
+
+
+# Scripts written without spaces: a value may touch the words around it.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]")
+
 # --- email -----------------------------------------------------------------------------------------
 _EMAIL = re.compile(
     r"(?<![A-Za-z0-9_.+%-])[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*"
@@ -48,7 +59,8 @@ _EMAIL = re.compile(
 )
 
 # --- payment cards ---------------------------------------------------------------------------------
-_DIGIT_GROUPS = re.compile(r"(?<![\w.,/])\d+(?:[ -]\d+)*(?![\w/]|[.,]\d)")
+_LONG_DIGITS = re.compile(r"\d(?:[ -]?\d){11}")
+_DIGIT_GROUPS = re.compile(r"(?<![A-Za-z0-9_.,/])\d+(?:[ -]\d+)*(?![A-Za-z0-9_/]|[.,]\d)")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -85,6 +97,15 @@ def _known_iin(d: str) -> bool:
     return False
 
 
+def _card_grouping(sizes: list[int]) -> bool:
+    """Cards are printed in one run, in fours (the last group shorter), or 4-6-4/4-6-5 (Amex, Diners)."""
+    if len(sizes) == 1:
+        return True
+    if all(n == 4 for n in sizes[:-1]) and 1 <= sizes[-1] <= 4:
+        return True
+    return sizes in ([4, 6, 4], [4, 6, 5])
+
+
 def _find_cards(text: str) -> list[tuple[int, int]]:
     found: list[tuple[int, int]] = []
     for m in _DIGIT_GROUPS.finditer(text):
@@ -94,10 +115,12 @@ def _find_cards(text: str) -> list[tuple[int, int]]:
             hit = None
             for j in range(len(groups), i, -1):
                 digits = "".join(m.group()[s:e] for s, e in groups[i:j])
-                if 13 <= len(digits) <= 19 and _luhn_ok(digits) and _known_iin(digits):
+                if digits.isascii() and 13 <= len(digits) <= 19 and _luhn_ok(digits) and _known_iin(digits):
                     hit = j
                     break
             if hit is None or i != 0 or hit != len(groups):
+                break
+            if not _card_grouping([e - s for s, e in groups[i:hit]]):
                 break
             found.append((m.start() + groups[i][0], m.start() + groups[hit - 1][1]))
             i = hit
@@ -111,6 +134,11 @@ _IBAN_LENGTHS = {
     "GL": 18, "GR": 27, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IS": 26, "IT": 27, "LI": 21, "LT": 20,
     "LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18, "NO": 15, "PL": 28, "PT": 25, "RO": 24, "RS": 22,
     "SA": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TR": 26, "UA": 29,
+    "AL": 28, "AZ": 28, "BY": 28, "CR": 22, "DO": 28, "EG": 29, "GE": 22, "GT": 28, "IQ": 23, "JO": 30,
+    "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LY": 25, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MU": 30,
+    "PK": 24, "PS": 29, "QA": 29, "SC": 31, "SD": 18, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "VG": 24,
+    "XK": 20, "BI": 27, "DJ": 27, "SO": 23, "NI": 28, "MN": 20, "OM": 23, "FK": 18, "YE": 30, "VA": 22,
+    "RU": 33, "HN": 28,
 }  # fmt: skip
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})\d{2}")
 
@@ -141,181 +169,469 @@ def _find_ibans(text: str) -> list[tuple[int, int]]:
                 pos += 1
             else:
                 break
-        if count != length or (pos < len(text) and text[pos].isalnum()):
+        if count != length or (pos < len(text) and text[pos].isascii() and text[pos].isalnum()):
             continue
         if _iban_ok("".join(chars)):
             found.append((m.start(), pos))
     return found
 
 
-# --- passwords and security answers ----------------------------------------------------------------
-_LOGIN_PHRASES = (
-    r"(?:password|passcode|passphrase|pwd|pin(?:\s?code)?|login)\s*(?:is|was|=|:)"
-    r"|(?:kodeord(?:et)?|adgangskode(?:n)?|password(?:et)?|pinkode(?:n)?)\s*(?:er|var|:|=)"
-    r"|(?:passwort|kennwort|pin)\s*(?:ist|lautet|war|:|=)"
-    r"|(?:contraseña|contrasena|clave)\s*(?:es|era|:|=)"
-    r"|mot\s+de\s+passe\s*(?:est|était|etait|:|=)"
-    r"|(?:senha|palavra-passe)\s*(?:é|era|:|=)"
-    r"|password\s*(?:è|era|:|=)"
-    r"|wachtwoord\s*(?:is|was|:|=)"
-    r"|lösenord(?:et)?\s*(?:är|var|:|=)"
-    r"|密码(?:是|为|:|：)"
-    r"|(?:הסיסמה|הסיסמא|סיסמה|סיסמא)(?:\s*שלי)?\s*(?:היא|הוא|:)"
-)
-_SECURITY_INTRO = (
-    r"(?:answer\s+to\s+(?:my|the)\s+security\s+question\s+is|sec(?:urity|\.)?\s+answer\s*(?:is|:)"
-    r"|(?:mother'?s|mum'?s|mom'?s)\s+maiden\s+name\s+(?:is|was)|maiden\s+name\s+(?:is|was)"
-    r"|first\s+pet\s+was\s+called|(?:name\s+of\s+)?my\s+first\s+pet(?:'s\s+name)?\s+(?:is|was)"
-    r"|memorable\s+word\s*(?:is|:))"
-    r"|svaret\s+på\s+(?:mit\s+|mine\s+|min\s+)?sikkerhedsspørgsmål\s+er|sikkerhedssvar(?:et)?\s*(?:er|:)"
-    r"|(?:min\s+)?mors\s+pigenavn\s+(?:er|var)"
-    r"|antwort\s+auf\s+(?:meine|die)\s+sicherheitsfrage\s+(?:ist|lautet)|sicherheitsantwort\s*(?:ist|lautet|:)"
-    r"|(?:mädchenname|geburtsname)\s+meiner\s+mutter\s+(?:ist|lautet|war)"
-    r"|respuesta\s+(?:a|de)\s+(?:mi|la)\s+pregunta\s+de\s+seguridad\s+es"
-    r"|apellido\s+de\s+soltera\s+de\s+mi\s+madre\s+es"
-    r"|réponse\s+à\s+(?:ma|la)\s+question\s+(?:secrète|de\s+sécurité)\s+est"
-    r"|nom\s+de\s+jeune\s+fille\s+de\s+ma\s+mère\s+est"
-    r"|resposta\s+(?:à|a|da)\s+(?:minha\s+)?pergunta\s+de\s+segurança\s+é"
-    r"|nome\s+de\s+solteira\s+da\s+minha\s+mãe\s+é"
-    r"|risposta\s+alla\s+(?:mia\s+)?domanda\s+di\s+sicurezza\s+è|cognome\s+da\s+nubile\s+di\s+mia\s+madre\s+è"
-    r"|antwoord\s+op\s+(?:mijn|de)\s+beveiligingsvraag\s+is|meisjesnaam\s+van\s+mijn\s+moeder\s+is"
-    r"|svaret\s+på\s+(?:min\s+|mitt\s+)?säkerhetsfråga(?:n)?\s+är|(?:min\s+)?mammas\s+flicknamn\s+är"
-    r"|安全问题的?答案是|密保(?:问题)?答案是|התשובה\s+לשאלת\s+(?:ה)?אבטחה(?:\s+שלי)?\s+(?:היא|הוא)"
-)
-_SECRET = r"\s*[\"'“«„‘]?([^\s\"'”»“‘’，。；！？、]+)"  # noqa: S105 - a pattern
-_SECRET_PATTERNS = (
-    ("security_answer", re.compile(r"(?:" + _SECURITY_INTRO + r")" + _SECRET, re.IGNORECASE)),
-    ("password", re.compile(r"(?<![A-Za-z])(?:" + _LOGIN_PHRASES + r")" + _SECRET, re.IGNORECASE)),
-)
-_SECRET_TRIGGER = re.compile(
-    r"pass|pwd|pin|login|kode|kennwort|contrase|clave|senha|wachtwoord|lösenord|密码|密保|答案|סיסמ|אבטחה"
-    r"|maiden|pet|memorable|security|sikkerhed|pigenavn|sicherheit|name|seguridad|soltera|question|segurança"
-    r"|solteira|sicurezza|nubile|nom|fille|answer|beveiliging|meisjesnaam|säkerhet|flicknamn",
+# --- passwords -------------------------------------------------------------------------------------
+# "full" keywords may be followed straight by a password-shaped value ("password Foo1"); "short" ones need
+# a connector ("pw is", "pin:"); "pass" and "login" are everyday words, so their value must look like a
+# password.
+_PASSWORD_WORD = re.compile(
+    r"(?<![A-Za-z])(?:"
+    r"(?P<full>passwor[dt](?:et|s)?|passcode|passphrase|kodeord(?:et)?|adgangskode(?:n)?|pinkode(?:n)?"
+    r"|kennwort|contraseña|contrasena|mot\s+de\s+passe|mdp|senha|palavra-passe|wachtwoord|lösenord(?:et)?"
+    r"|密码|パスワード|暗証番号|(?:ה)?סיסמ[הא]|كلمة\s+(?:المرور|السر))"
+    r"|(?P<short>pwd|pw|pin(?:\s?code)?|clave)"
+    r"|(?P<pass>pass|login)"
+    r")(?![A-Za-z])",
     re.IGNORECASE,
 )
-# Words that follow "my password is" when no password is being given.
-_NOT_SECRETS = frozenset(
-    [
-        "not",
-        "wrong",
-        "incorrect",
-        "invalid",
-        "expired",
-        "correct",
-        "right",
-        "too",
-        "still",
-        "being",
-        "reset",
-        "changed",
-        "no",
-        "none",
-        "blocked",
-        "locked",
-        "the",
-        "a",
-        "my",
-        "your",
-        "same",
-        "case-sensitive",
-        "required",
-        "needed",
-        "missing",
-        "forgotten",
-        "working",
-        "rejected",
-        "weak",
-        "ikke",
-        "forkert",
-        "forkerte",
-        "udløbet",
-        "låst",
-        "nulstillet",
-        "nicht",
-        "falsch",
-        "abgelaufen",
-        "gesperrt",
-        "zurückgesetzt",
-        "korrekt",
-        "no",
-        "incorrecta",
-        "incorrecto",
-        "caducada",
-        "bloqueada",
-        "pas",
-        "incorrect",
-        "expiré",
-        "bloqué",
-        "faux",
-        "não",
-        "errada",
-        "incorreta",
-        "bloqueada",
-        "expirada",
-        "non",
-        "sbagliata",
-        "errata",
-        "scaduta",
-        "bloccata",
-        "niet",
-        "fout",
-        "onjuist",
-        "verlopen",
-        "geblokkeerd",
-        "inte",
-        "fel",
-        "felaktigt",
-        "utgånget",
-        "låst",
-        "不对",
-        "错误",
-        "错了",
-        "לא",
-        "שגויה",
-    ]
+_STRONG_LINK = _words("is was = : ： er var ist lautet war es era est était etait é è är היא הוא هي هو")
+_WEAK_LINK = _words("as to til zu auf para en op à a naar till som als")
+_POSSESSIVES = _words("שלי الخاصة بي خاصتي بتاعتي بتاعي تبعي حقي")
+# Prepositions that may follow the keyword before the value ("a senha no papel: X"), never a refusal.
+_PREPOSITIONS = _words("no na nos nas em in on en op auf im dans sur su nel nella på i")
+_OR = _words("or eller oder o ou of")
+_HEDGES = _words(
+    "either now still just probably prob literally actually currently simply basically like maybe "
+    "definitely def set changed now nu jetzt maintenant ahora agora ora nå nyt neu nuevo nova"
 )
+_ENTRY = re.compile(
+    r"\b(?:typed|entered|used|put\s+in|chose|picked|set\s+it\s+(?:to|as)|(?:it\s+)?says|reads|tecleé|escribí|digitei|tastet|"
+    r"eingegeben|tapé|ingevoerd|skrev)\s+(?:in\s+)?(?:(?:it\s+)?as\s+)?",
+    re.IGNORECASE,
+)
+_CJK_LINK = re.compile(
+    r"\s*(?:(?:改成|改为|改為|设为|設為|设置为|設置為|换成|換成|变成|變成|更改为)了?|は|が|を|:|：|是|为|為)\s*([!-~]+)"
+)
+_TOKEN = re.compile(r"\S+")
+_OPEN_QUOTES = "\"'“«„‘‹(["
+_CLOSE_PUNCT = ".,;:?)]\"'”»’›؟،。"
+_WORD_END = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef\u3000-\u303f、。，！？；]")
+# Symbols people put in passwords; apostrophes and hyphens inside words ("dell'area") are not among them.
+_SYMBOL = re.compile(r"[!-&(-,./:-@\[-`{-~]")
+_EMAIL_LIKE = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+# Words that follow "my password is" when no password is being given.
+_NOT_SECRETS = _words("""
+    not wrong incorrect invalid expired correct right too still being reset changed no none blocked locked
+    the a an my your his her our their same case-sensitive required needed missing forgotten working
+    rejected weak either neither something anything nothing what which that this it there here too short
+    long different also and or but if so then because when how why ok okay fine
+    ikke forkert forkerte udløbet låst nulstillet nicht falsch abgelaufen gesperrt zurückgesetzt korrekt
+    incorrecta incorrecto caducada bloqueada pas expiré bloqué faux não errada incorreta expirada non
+    sbagliata errata scaduta bloccata niet fout onjuist verlopen geblokkeerd inte fel felaktigt utgånget
+    不对 错误 错了 לא שגויה لا خطأ
+    """)
+
+
+def _clean_token(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start] in _OPEN_QUOTES:
+        start += 1
+    cut = _WORD_END.search(text, start, end)
+    if cut:
+        end = cut.start()
+    while end > start and text[end - 1] in _CLOSE_PUNCT:
+        end -= 1
+    return start, end
+
+
+def _password_like(value: str) -> bool:
+    """Shaped like a chosen password, for values without an explicit "is": letters and digits or symbols."""
+    if len(value) < 6 or _EMAIL_LIKE.fullmatch(value) or "://" in value or value[0] in "#@":
+        return False
+    has_alpha = any(c.isalpha() for c in value)
+    has_other = any(c.isdigit() for c in value) or _SYMBOL.search(value) is not None
+    return has_alpha and has_other
+
+
+def _password_after(text: str, start: int, kind: str) -> list[tuple[int, int]]:
+    """Passwords given after a password keyword that ends at `start`."""
+    if _CJK.match(text, start - 1):
+        cjk = _CJK_LINK.match(text, start)
+        if cjk:
+            s, e = _clean_token(text, cjk.start(1), cjk.end(1))
+            if e > s and text[s:e].lower() not in _NOT_SECRETS:
+                return [(s, e)]
+    window_end = min(len(text), start + 100)
+    tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(text, start, window_end)]
+    link = ""  # the connector just read: "strong" (is, :), "weak" (as, to) or none
+    filler = 0
+    for index, (ts, te) in enumerate(tokens):
+        raw = text[ts:te]
+        if index == 0 and len(raw) > 1 and raw[0] in ":=：":
+            # "password:Foo1", no space after the colon
+            raw, link = raw[1:], "colon"
+        word = raw.lower()
+        if raw in (":", "=", "：") or word in _STRONG_LINK:
+            link = "colon" if raw in (":", "=", "：") else "strong"
+            continue
+        if link and word in _HEDGES:
+            continue
+        if word in _POSSESSIVES:
+            continue
+        s, e = _clean_token(text, te - len(raw), te)
+        value = text[s:e]
+        if not value:
+            break
+        if value.lower() in _NOT_SECRETS and (link or (filler == 0 and value.lower() not in _PREPOSITIONS)):
+            return []
+        if link in ("colon", "strong") and value.lower() in _PREPOSITIONS and not _password_like(value):
+            break  # "my password is on a note, it says X"
+        direct = filler == 0 and kind != "pass" and link in ("colon", "strong")
+        if direct or ((kind == "full" or link) and _password_like(value)):
+            found = [(s, e)]
+            rest = tokens[index + 1 : index + 3]
+            if len(rest) == 2 and text[rest[0][0] : rest[0][1]].lower() in _OR:
+                s2, e2 = _clean_token(text, *rest[1])
+                if _password_like(text[s2:e2]):
+                    found.append((s2, e2))
+            return found
+        if link in ("colon", "strong") or kind != "full" or raw[-1] in ".?!;," or filler >= 4:
+            break
+        link = "strong" if raw.endswith(":") else "weak" if word in _WEAK_LINK else ""
+        filler += 1
+    # "... my password? I think I typed letmein2024 when I set it up"
+    if kind == "full":
+        entry = _ENTRY.search(text, start, window_end)
+        if entry:
+            m = _TOKEN.match(text, entry.end())
+            if m:
+                s, e = _clean_token(text, m.start(), m.end())
+                if _password_like(text[s:e]):
+                    return [(s, e)]
+    return []
+
+
+def _find_passwords(text: str) -> list[tuple[int, int]]:
+    found: list[tuple[int, int]] = []
+    for m in _PASSWORD_WORD.finditer(text):
+        found.extend(_password_after(text, m.end(), m.lastgroup or "full"))
+    return found
+
+
+# --- security answers ------------------------------------------------------------------------------
+# How people report what they typed or said as the answer: "and I typed X", "I told him it's X",
+# "she put was X"; shared by answer phrases and named questions.
+_ENTERED = (
+    r"(?:\s*[\"”'’])?(?:\s*\([^)]{0,40}\))?,?\s+(?:and\s+)?(?:(?:I|i|she|he|they|we|you)\s+)?"
+    r"(?:put|typed|entered|wrote|answered|gave|said|told\s+(?:him|her|them|you|the\s+\w+))"
+    r"(?:\s+(?:in|it\s+as|as|was|is))?(?:\s+(?:it'?s|it\s+is|it\s+was|that))?(?!\w)"
+)
+# The answer as the next sentence: "my secret answer here. It is Shirley Temple."
+_NEXT_SENTENCE = r"(?:\s+(?:here|below|now))?[.!:]?\s+(?:it'?s|it\s+is|it\s+was|c'est)(?!\w)"
+# An introducing phrase, then a separator, then the answer: "security answer: X", "Sikkerhedssvaret er X".
+_ANSWER_INTRO = re.compile(
+    r"(?<!\w)(?:"
+    r"(?:the\s+)?answer\s+to\s+(?:my|the|your)\s+(?:security|secret)\s+question|sec(?:urity|\.)?\s+answer"
+    r"|(?:security|secret|verification)\s+(?:question\s+)?(?:answer|word)|memorable\s+(?:word|answer)|answer\s+to\s+(?=[\"“'‘])"
+    r"|svar(?:et)?\s+på\s+(?:mit\s+|mine\s+|min\s+|mitt\s+)?(?:sikkerhedsspørgsmål(?:et)?|säkerhetsfråga(?:n)?)"
+    r"|sikkerhedssvar(?:et)?|säkerhetssvar(?:et)?"
+    r"|antwort\s+auf\s+(?:meine|die)\s+sicherheitsfrage|sicherheitsantwort"
+    r"|respuesta\s+(?:a|de)\s+(?:mi|la)\s+pregunta\s+(?:de\s+seguridad|secreta)|respuesta\s+de\s+seguridad"
+    r"|réponse\s+à\s+(?:ma|la)\s+question\s+(?:secrète|de\s+sécurité)|réponse\s+de\s+sécurité"
+    r"|resposta\s+(?:à|a|da)\s+(?:minha\s+)?pergunta\s+(?:de\s+segurança|secreta)|resposta\s+de\s+segurança"
+    r"|risposta\s+alla\s+(?:mia\s+)?domanda\s+(?:di\s+sicurezza|segreta)|risposta\s+di\s+sicurezza"
+    r"|antwoord\s+op\s+(?:mijn|de)\s+beveiligingsvraag|beveiligingsantwoord"
+    r"|(?:安全问题|密保(?:问题)?|秘密の質問)(?:\s*[“\"「（(][^”\"」）)]{1,30}[”\"」）)])?\s*(?:的|の)?(?:答案|答え|回答)"
+    r"|[וש]?ה?תשובה\s+לשאלת\s+(?:ה)?אבטחה(?:\s+שלי)?"
+    r"|و?(?:جواب|إجابة|اجابة)\s+(?:على\s+)?سؤال\s+(?:الأمان|الامان|الأمن)"
+    r")",
+    re.IGNORECASE,
+)
+# A security question named, the answer given after it: "security q: city where ... → Galway".
+_QUESTION_INTRO = re.compile(
+    r"(?<!\w)(?:security\s+q(?:uestion)?|secret\s+question|security(?=\s*:)"
+    r"|sikkerhedsspørgsmål(?:et)?|sicherheitsfrage|pregunta\s+de\s+seguridad|question\s+(?:secrète|de\s+sécurité)"
+    r"|pergunta\s+de\s+segurança|domanda\s+di\s+sicurezza|beveiligingsvraag|säkerhetsfråga(?:n)?"
+    r"|pregunta\s+secreta|pergunta\s+secreta|domanda\s+segreta|verification\s+question)"
+    r"(?P<rest>\s*(?:is|was|er|var|ist|war|es|era|est|était|é|è|är|:)?\s*"
+    r"(?:[\"“'‘][^\"”'’]{1,60}[\"”'’]|[^.!?:=→—–\n]{0,60}?)"
+    r"(?:\s*[:=→]|\s+[—–-]\s*(?:it'?s|it\s+is|c'est|es|é)?|,?\s*it'?s"
+    rf"|{_ENTERED}|{_NEXT_SENTENCE}"
+    r"|,?\s*(?:og|and|y|et|und|en|e|och)?\s*(?:svaret|the\s+answer|la\s+respuesta|la\s+réponse|die\s+antwort"
+    r"|het\s+antwoord|a\s+resposta|la\s+risposta)\s+(?:er|is|es|est|c'est|c'était|ist|är|é|è)))",
+    re.IGNORECASE,
+)
+# "the answer is X" counts only in a message about security questions.
+_ANSWER_CUE = re.compile(
+    r"(?<!\w)(?:the\s+answer|svaret|la\s+respuesta|la\s+réponse|die\s+antwort|het\s+antwoord|a\s+resposta"
+    r"|la\s+risposta)\s*(?:is|was|er|var|es|era|est|était|c'est|c'était|ist|war|är|é|è)(?!\w)",
+    re.IGNORECASE,
+)
+_SECURITY_CONTEXT = re.compile(
+    r"secur|sécurité|secret|sikkerhed|sicherheit|seguridad|segurança|sicurezza|beveilig|säkerhet|verif"
+    r"|question|frage|spørgsmål|pregunta|vraag|fråga|domanda|pergunta",
+    re.IGNORECASE,
+)
+# Questions people are asked to verify themselves; the ones on the first line are only ever that.
+_TOPIC = re.compile(
+    r"(?<!\w)(?:(?P<strong>(?:(?:mother|mum|mom|mam)'?s\s+)?maiden\s+name|first\s+pet(?:'s\s+name)?"
+    r"|name\s+of\s+(?:my|your)\s+first\s+pet"
+    r"|(?:mors|mammas|moders)\s+(?:pigenavn|flicknamn)|(?:mädchenname|geburtsname)\s+(?:der|meiner)\s+mutter"
+    r"|apellido\s+de\s+soltera\s+de\s+mi\s+madre|nom\s+de\s+jeune\s+fille\s+de\s+ma\s+mère"
+    r"|nome\s+de\s+solteira\s+da\s+minha\s+mãe|cognome\s+da\s+nubile\s+di\s+mia\s+madre"
+    r"|meisjesnaam\s+van\s+mijn\s+moeder"
+    r"|(?:nombre\s+de\s+)?mi\s+primera\s+mascota|(?:nome\s+do\s+)?meu\s+primeiro\s+animal"
+    r"|(?:nom\s+de\s+)?mon\s+premier\s+animal|(?:name\s+)?(?:meines|des)\s+ersten\s+haustiers?"
+    r"|mit\s+første\s+kæledyr|mitt\s+första\s+husdjur|mijn\s+eerste\s+huisdier|il\s+mio\s+primo\s+animale)"
+    r"|(?P<weak>(?:first|favou?rite|childhood)\s+(?:car|school|teacher|film|movie|book|street|job|concert"
+    r"|band|song|team|holiday|friend|city|toy)(?:'s\s+name)?"
+    r"|(?:grand(?:mother|ma|father|pa)|granny|nan|mother|father|mum|dad)'?s\s+(?:first|middle)\s+name"
+    r"|(?:town|city|place)\s+(?:where\s+)?I\s+was\s+born(?:\s+in)?|birthplace|place\s+of\s+birth))"
+    r"(?:\s*\([^)]{0,40}\)|,[^,.;:!?\n]{1,60},)?"
+    rf"(?:{_NEXT_SENTENCE}|{_ENTERED}|"
+    r"\s*(?:[?:=→—–]|(?<=[\w),])\s+(?:was\s+called|called|is|was|er|var|hed|ist|war|hieß|lautet|es|era"
+    r"|est|était|é|è|är|hette|heette|se\s+llamaba|s'appelait|chamava-se|si\s+chiamava)(?!\w)))",
+    re.IGNORECASE,
+)
+_QA = re.compile(r"(?<!\w)Q\s*[:.]\s*[^\n]{1,60}?\s+A\s*[:.]")
+_ANSWER_SEPARATOR = re.compile(
+    r"(?:\s*\([^)]{0,60}\)|\s*[\"“«'‘][^\"”»'’]{1,60}[\"”»'’]|\s+(?:for|on|of|to|de|für|til|för|da|di|van)"
+    r"\s+(?:\w+\s+)?\w+)?"
+    r"(?:\s*[:=：→]|\s+[—–-](?=\s)|\s+(?:is|was|er|var|ist|lautet|war|es|era|est|était|c'était|c'est|é|è|är"
+    rf"|היא|הוא|هو|هي)(?!\w)|(?<=[\u3040-\u9fff])\s*(?:是|为|は)|{_ENTERED}|{_NEXT_SENTENCE})",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(r"[^.;!?\n(,،؛。，！？；]{1,80}")
+_INNER_SEPARATOR = re.compile(
+    r"\s*(?:[=→:–—]|\s-\s)\s*|\s(?:is|was|es|era|er|var|ist|war|lautet|est|était|é|è|är|هو|هي|היא|הוא)\s"
+)
+_CJK_COPULA = re.compile(r"[是为為は](?!.*[是为為は])")
+_RESTATING = _words(
+    "the my your her his their our name nombre nome nom naam navn namn el la le il o a mi meu minha mon ma "
+    "mein meine min mit mijn town city what which where اسم"
+)
+_JOINABLE_STOP = _words(
+    "I I'm If But And Or So Now Can Please Thanks Thank Kan Und Y Et Og Och En E Is It The My Mein Min "
+    "Was Who Why How When Then That This Also Pls"
+)
+_NAME_PARTICLES = _words("de la del van von der den da di du le dos das")
+_LATIN_TOKEN = re.compile(r"[^\s,.;:!?()\"”»“«\[\]{}]+(?:\.(?=\s[A-Z]))?")
+_A_LABEL = re.compile(r"A\s*[:.]\s*")
+_JA_COPULA = re.compile(r"(?:です|でした|だよ|だ)$")
+
+
+def _answer_at(text: str, pos: int, *, need_cap: bool) -> tuple[int, int] | None:
+    """The answer that starts at `pos`: up to three capitalised words, or a restated question's answer."""
+    while pos < len(text) and (text[pos].isspace() or text[pos] in _OPEN_QUOTES):
+        pos += 1
+    label = _A_LABEL.match(text, pos)
+    if label:
+        pos = label.end()
+    if pos >= len(text):
+        return None
+    if _CJK.match(text, pos):
+        run = re.match(r"[^\s，。、！？；,.!?;:：（(]+", text[pos:])
+        if not run:
+            return None
+        value = run.group()
+        copula = _CJK_COPULA.search(value)
+        offset = copula.end() if copula and copula.end() < len(value) else 0
+        value = _JA_COPULA.sub("", value[offset:])
+        return (pos + offset, pos + offset + len(value)) if value else None
+    clause = _CLAUSE.match(text, pos)
+    if not clause:
+        return None
+    words = clause.group().split()
+    if words[0].lower() in _RESTATING or (words[0][0].islower() and len(words) > 2):
+        # A restated question, the answer last: "el nombre de mi primera mascota es Canela".
+        splits = list(_INNER_SEPARATOR.finditer(text, pos, clause.end()))
+        appositive = re.match(r",\s+(?=[A-ZÀ-Ý])", text[clause.end() : clause.end() + 3])
+        if splits:
+            pos = splits[-1].end()
+        elif appositive:
+            # "her dog's name, Peanut"
+            pos = clause.end() + appositive.end()
+        elif words[0].lower() in _RESTATING and not words[0][0].isupper():
+            pos = text.rindex(words[-1], pos, clause.end())
+    token = _LATIN_TOKEN.match(text, pos)
+    if not token:
+        return None
+    start, end = _clean_token(text, token.start(), token.end())
+    value = text[start:end]
+    if not value or value.lower() in _NOT_SECRETS:
+        return None
+    if need_cap and value[0].islower():
+        return None
+    joined = 1
+    # "Ford Fiesta", "De la Cruz": further capitalised words, and name particles between them.
+    while value[0].isupper() and joined < 4 and end < len(text) and text[end] == " ":
+        nxt = _LATIN_TOKEN.match(text, end + 1)
+        if not nxt or nxt.group() in _JOINABLE_STOP:
+            break
+        if not nxt.group()[0].isupper():
+            after = _LATIN_TOKEN.match(text, nxt.end() + 1)
+            if nxt.group() not in _NAME_PARTICLES or not after or not after.group()[0].isupper():
+                break
+        _, end = _clean_token(text, nxt.start(), nxt.end())
+        joined += 1
+    return start, end
+
+
+def _find_security_answers(text: str) -> list[tuple[int, int]]:
+    found: list[tuple[int, int]] = []
+    for m in _ANSWER_INTRO.finditer(text):
+        sep = _ANSWER_SEPARATOR.match(text, m.end())
+        if sep:
+            span = _answer_at(text, sep.end(), need_cap=False)
+        elif m.group().lower().endswith("word"):
+            span = _answer_at(text, m.end(), need_cap=True)
+        elif not m.group()[-1].isascii():
+            # scripts without capitals: "وجواب سؤال الأمان العين"
+            span = _answer_at(text, m.end(), need_cap=False)
+        else:
+            span = None
+        if span:
+            found.append(span)
+    for m in _QUESTION_INTRO.finditer(text):
+        span = _answer_at(text, m.end(), need_cap=True)
+        if span:
+            found.append(span)
+    cues = list(_ANSWER_CUE.finditer(text))
+    if cues and _SECURITY_CONTEXT.search(text):
+        for m in cues:
+            span = _answer_at(text, m.end(), need_cap=True)
+            if span:
+                found.append(span)
+    for m in _TOPIC.finditer(text):
+        span = _answer_at(text, m.end(), need_cap=m.group("strong") is None)
+        if span:
+            found.append(span)
+    for m in _QA.finditer(text):
+        span = _answer_at(text, m.end(), need_cap=False)
+        if span:
+            found.append(span)
+    return found
+
 
 # --- account / customer numbers ---------------------------------------------------------------------
 _ACCOUNT = re.compile(
-    r"(?<![A-Za-z0-9])(?:account|acct|customer|cliente|client|member(?:ship)?|subscriber"
-    r"|kunde(?:n)?nummer|kundenr|kontonummer|konto|kunde|kundennummer|kundennr|mitgliedsnummer|vertragsnummer"
-    r"|n[úu]mero\s+de\s+(?:cliente|cuenta|socio|conta)(?:\s+de\s+cliente)?|n[ºo°]\.?\s+de\s+cliente|número\s+cliente"
-    r"|numéro\s+(?:de\s+)?(?:client|compte|d'abonné)|n°\s*client|numero\s+(?:di\s+)?cliente|codice\s+cliente"
-    r"|klantnummer|klantnr|kundnummer|kundnr|客户(?:编号|号|号码)|账号|账户号?|מספר\s+(?:לקוח|חשבון))"
-    r"(?:\s*(?:number|no\.?|nr\.?|num\.?|id|#|n°|nº))?"
-    r"(?:\s*(?:is|er|ist|lautet|es|est|é|è|är|是|为|הוא))?\s*[:#.：]?\s*"
-    r"((?:[A-Z]{1,4}-?)?\d[\d-]{3,}\d(?:\s\d{6,10})?)(?![\w@])",
+    r"(?<![A-Za-z0-9])(?:account|acct|a/c|customer|cliente|client|member(?:ship)?(?:\s+card)?|subscriber"
+    r"|contract|policy|loyalty(?:\s+card)?|rewards?\s+card|membership"
+    r"|(?:loan\s+)?agreement(?=\s*(?:number|no|nr|#))|loan(?=\s*(?:account|number|no|nr|#))"
+    r"|kunde(?:n)?nummer|kundenr|kontonummer|kontonr|konto|kunde|kundennummer|kundennr|medlemsnummer|medlemsnr"
+    r"|aftalenummer|policenummer|abonnementsnummer|mitgliedsnummer|vertragsnummer|versicherungsnummer"
+    r"|policennummer|kundenkonto|versichertennummer|versicherungsnr|abonnentennummer"
+    r"|n[úu]mero\s+(?:de|da|do)\s+(?:cliente|cuenta|conta|socio|sócio|contrato|póliza|apólice|abonado)"
+    r"(?:\s+de\s+cliente)?|n[úu]mero\s+(?:da|de|do)\s+(?:minha|mi|meu)\s+(?:conta|cuenta|contrato|apólice)"
+    r"|n[ºo°]\.?\s*(?:de\s+|d')?(?:cliente|client|contrat|contrato|compte|conta|cuenta|abonné|socio|póliza|police)"
+    r"|número\s+cliente|contrato|póliza|apólice"
+    r"|numéro\s+(?:de\s+|d')?(?:client|compte|contrat|adhérent|abonné|police|fidélité)|n°\s*client"
+    r"|contrat|carte\s+(?:de\s+)?fidélité"
+    r"|numero\s+(?:di\s+)?(?:cliente|contratto|polizza|tessera(?:\s+fedeltà)?)|codice\s+cliente"
+    r"|tessera(?:\s+fedeltà)?"
+    r"|contratto|polizza"
+    r"|klantnummer|klantnr|lidnummer|lidnr|contractnummer|polisnummer|rekeningnummer|klantenkaart"
+    r"|kundnummer|kundnr|avtalsnummer|medlemskort|försäkringsnummer|forsikringsnummer"
+    r"|客户(?:编号|号|号码)|会员(?:编号|卡号|号码|号)|账号|账户号?|合同号|保单号"
+    r"|会員番号|お客様番号|顧客番号|契約番号|口座番号|証券番号"
+    r"|מספר\s+(?:לקוח|חשבון|מנוי|חבר|פוליסה)"
+    r"|رقم\s+(?:العميل|الحساب|حسابي|العضوية|الاشتراك|العقد|الوثيقة))"
+    r"(?:\s*(?:number|no\.?|nr\.?|num\.?|id|#|n\.?\s?[º°o]\.?|n\.|nummer|número|numéro|numero))?"
+    # "account number on the bill is X"
+    r"(?:\s+(?:on|in|from|for)\s+(?:the|my|your|this)\s+\w+)?"
+    r"(?:\s*(?:is|was|er|var|ist|lautet|es|est|é|è|är|c'est|是|为|הוא|هو|は)(?:\s+(?:le|la|el|o))?)?\s*[:#.：]?\s*"
+    # A letter prefix, then digits in one run, in groups ("K 100 482 773", "55 0021 9938") or spoken one
+    # by one ("8 4 9 3 3 0 2 1 7").
+    r"((?:(?-i:[A-Z]{1,4})[ -]?)?(?:\d[\d-]{3,}\d(?:[ ]\d{2,10}){0,3}|\d{2,4}(?:[ -]\d{2,6}){1,4}"
+    r"|\d(?:[ ]\d){5,15}))"
+    r"(?![A-Za-z0-9@]|[ -]\d)",
     re.IGNORECASE,
 )
 
+
+# Year ranges and dates after "contract" or "policy" are periods, not numbers.
+_YEARS_OR_DATE = re.compile(r"(?:19|20)\d\d[-/](?:19|20)?\d\d$|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
+
+
 # --- postal addresses --------------------------------------------------------------------------------
 _CAP = r"[A-ZÀ-ÝÆØÅÄÖÜ][\wÀ-ÿ'’-]*"
-_CITY = rf"{_CAP}(?:[ -]{_CAP}){{0,2}}(?:\s[A-Z]\b|\s[CKNSVØ]\b)?"
+_CITY = (
+    rf"{_CAP}(?:[ -](?:(?:de|do|da|dos|das|del|di|la|sur|am|upon)\s)?"
+    r"(?!(?:Tlf|Tel|Fax|Mail|Email|Telefon|Phone|Mobil)\b)[A-ZÀ-ÝÆØÅÄÖÜ][a-zà-ÿæøå'’]+){0,2}"
+    r"(?:\s[A-Z]\b|\s[CKNSVØ]\b)?"
+)
+# A number followed by a unit is a quantity ("Via Twitter 2 days ago"), not a house number.
+_NOT_QUANTITY = (
+    r"(?!\s*(?:%|€|\$|£|x\b|(?:days?|hours?|weeks?|months?|years?|mins?|minutes?|times?|dias?|días|giorni"
+    r"|jours|tage|dagen|dagar|dage|horas|ore|heures|stunden|uur|timer|timmar|meses|mois|monate|maanden)\b))"
+)
+_HOUSE_NUMBER = (
+    rf"(?!(?:19|20)\d\d(?!\d))\d{{1,4}}(?:\s?[A-Za-z]\b|-(?:[A-Za-z]{{1,4}}|\d{{1,3}})\b)?{_NOT_QUANTITY}"
+)
+# Words that begin many street names ("Store Kongensgade", "Van Woustraat", "Lange Leidsedwarsstraat").
+_STREET_PREFIX = (
+    r"(?:Van|De|Den|Der|Ter|Sint|Sankt|St\.|Store|Lille|Gamle|Nye?|Nørre|Søndre|Østre|Vestre|Lange|Korte"
+    r"|Nieuwe|Oude|Große|Grosse|Kleine|Alte|Neue|Obere|Untere|Norra|Södra|Östra|Västra|Stora|Lilla|Gamla"
+    r"|Nya|Dr\.|Prof\.)"
+)
 _NORDIC_GERMANIC = re.compile(
-    rf"(?<!\w){_CAP}(?:vej|vejen|gade|gaden|boulevard|boulevarden|allé|alle|vænget|stræde|plads|torv|straße|strasse|str\.|weg|gasse|platz"
-    r"|allee|damm|ufer|straat|laan|gracht|plein|kade|singel|dijk|gatan|vägen|väg|gränd|torget|stigen|steig)"
-    r"\s\d{1,4}\s?[A-Za-z]?\b(?:,?\s?\d{1,2}\.?\s?(?:tv|th|mf|sal)\.?)?"
+    rf"(?<!\w)(?:{_STREET_PREFIX}\s+|[A-Z][a-z]+\s+(?:van|de|der|den|ter|het)\s+)?"
+    rf"{_CAP}(?:vej|vejen|gade|gaden|boulevard|boulevarden|allé|alle|vænget|vænge|stræde|plads|torv|bakken|toften"
+    r"|straße|strasse|str\.|weg|gasse|platz|allee|damm|ufer|chaussee|steig|pfad"
+    r"|straat|laan|gracht|plein|kade|singel|dijk|dreef|steeg"
+    r"|gatan|vägen|väg|gränd|gränden|torget|stigen|avenyen|allén|backen|leden|esplanaden"
+    # apart: "Kölner Str. 112", "Frankfurter Allee 3" (after an adjective in -er: all nouns are capitalised)
+    r"|\s(?:Straße|Strasse|Str\.)|(?<=er)\s(?:Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee))"
+    rf"\s{_HOUSE_NUMBER}(?:,?\s?\d{{1,2}}\.?\s?(?:tv|th|mf|sal)\.?)?"
     rf"(?:,?\s+(?:D-)?(?:\d{{4}}\s?[A-Z]{{2}}|\d{{3}}\s\d{{2}}|\d{{4,5}})\s+{_CITY})?"
 )
 _ROMANCE = re.compile(
     r"(?<!\w)(?:Calle|C/|Avenida|Av\.|Avda\.|Paseo|Plaza|Rua|Travessa|Largo|Praça|Via|Viale|Piazza|Corso"
-    r"|Carrer|Camino|Ronda)\s+(?:(?:de|del|da|do|dos|das|la|las|los|di|della|dei|delle|degli)\s+)*"
-    rf"{_CAP}(?:\s+(?:de|del|da|do|di|della)?\s*{_CAP}){{0,2}},?\s+(?:n[º°o]\.?\s*)?\d{{1,4}}[A-Za-z]?\b"
-    rf"(?:,?\s*\d{{1,2}}[º°]\s*[A-Za-z]?)?(?:,?\s+\d{{4,5}}(?:-\d{{3}})?\s+{_CITY})?"
+    r"|Carrer|Camino|Ronda|Alameda|Estrada|Rodovia|Rue|Avenue|Boulevard|Chaussée|Place|Quai|Chemin|Allée)"
+    r"\s+(?:(?:de|del|da|do|dos|das|la|las|los|di|della|dei|delle|degli|du|des|le)\s+|[dl]['’])*"
+    rf"{_CAP}(?:\s+(?:de|del|da|do|di|della|du|des|la)?\s*{_CAP}){{0,2}},?\s+"
+    rf"(?:n[º°o]\.?\s*)?\d{{1,4}}[A-Za-z]?\b{_NOT_QUANTITY}"
+    r"(?:,?\s*(?:apto\.?|apt\.?|ap\.?|apartamento|bloco|casa|sala|piso|puerta|planta|esc\.?|int\.?|interno"
+    r"|scala)\s*\w{1,5}"
+    r"|,?\s*\d{1,2}\.?\s?[º°ª]\s*(?:Esq|Dto|Dta|Dir|Izq|Izda|Dcha|Drcha|[A-Za-z])?\.?)*"
+    rf"(?:(?:,\s*(?:(?:Col|Colonia|Bairro|Barrio|Quartier)\.?\s+)?{_CITY}){{0,2}}?"
+    rf"(?:,?\s+\d{{4,5}}(?:-\d{{3}})?\s+{_CITY}(?:\s\(?[A-Z]{{2}}\)?(?!\w))?"
+    rf"|,\s*{_CITY}\s*[-–/]\s*[A-Z]{{2}}(?:,?\s*\d{{5}}-?\d{{3}})?))?"
+)
+_GERMAN_PREPOSITION = re.compile(
+    r"(?<!\w)(?:Am|An\s+der|An\s+den|Im|In\s+der|In\s+den|Auf\s+dem|Auf\s+der|Zum|Zur|Unter\s+den|Hinter\s+der)"
+    rf"\s+{_CAP}(?:\s{_CAP})?\s{_HOUSE_NUMBER},?\s+(?:D-|A-|CH-)?\d{{4,5}}\s+{_CITY}"
 )
 _FRENCH = re.compile(
     r"(?<![\w,.])\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse"
     r"|quai|cours|route)\s+(?:de\s+la\s+|de\s+l'|du\s+|des\s+|de\s+|d')?"
     rf"{_CAP}(?:[\s-]+{_CAP}){{0,3}}(?:,?\s+\d{{5}}\s+{_CITY})?"
 )
-_ENGLISH = re.compile(
-    r"(?<![\w,.])\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St\.?|Road|Rd\.?|Avenue|Ave\.?|Lane|Ln\.?"
-    r"|Drive|Dr\.?|Boulevard|Blvd\.?|Way|Close|Court|Ct\.?|Place|Pl\.?|Terrace|Crescent|Square|Parkway"
-    r"|Gardens|Row|Mews)(?!\w)(?:,?\s*(?:Apt\.?|Flat|Unit|Suite)\s*\w+)?"
-    r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)?"
-    r"(?:,?\s*(?:[A-Z]{2}\s+\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}))?"
+_UK_PC = r"[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}"
+_CA_PC = r"[A-Z]\d[A-Z]\s?\d[A-Z]\d"
+_EIRCODE = r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W)\s[0-9AC-FHKNPRTV-Y]{4}"
+_POSTCODES = rf"(?:[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?|{_UK_PC}|{_EIRCODE}|(?:[A-Z]{{2}}\s+)?{_CA_PC})"
+# Parts of an address are separated by commas or, in a signature, by line breaks.
+_PART = r"(?:,\s*|[ \t]*\n[ \t]*)"
+_STREET_TYPES = (
+    r"(?:Street|St\.?|Road|Rd\.?|Avenue|Ave\.?|Lane|Ln\.?|Drive|Dr\.?|Boulevard|Blvd\.?|Way|Close|Court|Ct\.?"
+    r"|Place|Pl\.?|Terrace|Crescent|Square|Parkway|Gardens|Row|Mews|Grove|Green|Hill|Walk|View|Rise|Vale"
+    r"|Parade|Highway|Hwy\.?|Circle|Cir\.?|Trail|Broadway|Wharf|Quay|Esplanade|Promenade|Yard|Heights)"
 )
-_UK_POSTCODE = re.compile(r"(?<![\w-])[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}(?![\w-])")
+_WORDS = r"[A-Z][a-z'’]+(?:[ -][A-Z][a-z'’]+){0,3}"
+_DIRECTION = r"(?:North|South|East|West|N|S|E|W|NE|NW|SE|SW)\.?"
+_ENGLISH = re.compile(
+    # "1902 E Cherry St", "P.O. Box 1423"
+    rf"(?:(?<![\w,.])\d{{1,5}}[A-Za-z]?\s+(?:{_DIRECTION}\s+)?(?:[A-Z][a-z]+\s+){{1,3}}{_STREET_TYPES}(?!\w)"
+    rf"(?:\s+{_DIRECTION}(?!\w))?"
+    r"(?:,?\s*(?:Apt\.?|Apartment|Flat|Unit|Suite|Ste\.?|#)\s*\w+)?"
+    r"|(?<!\w)(?:P\.?\s?O\.?\s?Box|Post\s+Office\s+Box)\s+\d{1,6})"
+    # then the town and a state, ZIP or postcode, on the same line or on the next ones
+    rf"(?:(?:{_PART}{_WORDS}(?:\s\d{{1,2}})?){{0,3}}(?:{_PART}|\s+){_POSTCODES}(?![\w-])|,\s*{_WORDS})?"
+)
+# A UK or Canadian postcode closes an address that a house number or "Unit 4" opens.
+# A house name ("The Old Rectory, Church Lane, ...") may stand where the number is.
+_POSTCODE_ENDED = re.compile(
+    r"(?<![\w,.])(?:(?:Unit|Flat|Apartment|Apt\.?|Suite|Floor)\s+\w{1,5},?\s+|\d{1,5}[A-Za-z]?,?\s+|(?=[A-Z]))"
+    rf"{_WORDS}(?:\s\d{{1,2}})?(?:{_PART}{_WORDS}(?:\s\d{{1,2}})?){{0,4}}(?:{_PART}|\s+)"
+    rf"(?:{_UK_PC}|{_EIRCODE}|(?:[A-Z]{{2}}\s+)?{_CA_PC})(?![\w-])"
+)
+_UK_POSTCODE = re.compile(rf"(?<![\w-]){_UK_PC}(?![\w-])")
 _ADDRESS_WORD = (
     r"(?:address|adresse|adressen|anschrift|dirección|direccion|morada|endereço|indirizzo|adres|adressen"
     r"|adress|wohne\s+in|bor\s+i|bor\s+på|i\s+live\s+(?:at|in))"
@@ -326,31 +642,117 @@ _POSTCODE_CITY = re.compile(
     re.IGNORECASE,
 )
 _CHINESE = re.compile(
-    r"[\u4e00-\u9fff]{0,12}?(?:[\u4e00-\u9fff]{1,6}(?:路|街|大道|巷|胡同))\d{1,5}号(?:\d{1,4}(?:室|楼|单元))*"
+    r"[\u4e00-\u9fff]{0,12}?(?:[\u4e00-\u9fff]{1,6}(?:路|街|大道|巷|胡同))(?:[一二三四五六七八九十\d]{1,2}段)?"
+    r"\d{1,5}(?:弄|号|號)(?:\d{1,5}(?:号|號))?"
+    # a building named after the street number: "SOHO现代城3号楼"
+    r"(?:[A-Za-z\u4e00-\u9fff]{1,10}?\d{1,5}(?:号楼|號樓|栋|棟|座|单元|單元))?"
+    r"(?:\d{1,4}(?:室|楼|樓|单元|單元|栋|棟|座|层|層|F))*(?:[，,]\s*\d{6}(?!\d))?"
 )
-_CHINESE_LEAD = re.compile(r"^.*(?:地址(?:是|为)?|住在|寄到|送到|[是为在：:])")
+_JAPANESE = re.compile(
+    r"(?:\d{3}-\d{4}\s*)?[\u4e00-\u9fff\u3040-\u30ff]{1,3}?(?:都|道|府|県)"
+    r"[\u4e00-\u9fff\u3040-\u30ff]{1,16}?\d{1,4}(?:(?:-|−|－|丁目|番地?|号)\d{1,4}){1,3}(?:号)?"
+)
+_CJK_LEAD = re.compile(r"^.*(?:地址(?:是|为)?|住所(?:は|:|：)?|住在|寄到|送到|[是为在：:はにへ])")
+_HEBREW_CITY = (
+    r"(?:תל[ -]אביב(?:-יפו)?|ירושלים|חיפה|באר שבע|ראשון לציון|פתח תקו?וה|אשדוד|נתניה|חולון|בני ברק|רמת גן"
+    r"|רחובות|הרצליה|כפר סבא|רעננה|אילת|בת ים|מודיעין|אשקלון|נצרת|עכו|טבריה|הוד השרון)"
+)
 _HEBREW = re.compile(
-    r"(?:רחוב|רח['׳]|שדרות|שד['׳])\s*[\u0590-\u05ff\"]+(?:\s[\u0590-\u05ff]+)?\s\d{1,4}"
-    r"(?:,?\s*(?:\d{7}\s+)?(?:תל אביב|ירושלים|חיפה|[\u0590-\u05ff]{2,}))?"
+    r"(?:(?:רחוב|שדרות)(?![\u05d0-\u05ea])|רח['׳]|שד['׳])\s*[\u0590-\u05ff\"]+(?:\s[\u0590-\u05ff]+)?\s\d{1,4}"
+    r"(?:,?\s*דירה\s*\d{1,4})?"
+    r"(?:,?\s*(?:\d{7}\s+)?(?:תל אביב|ירושלים|חיפה|[\u0590-\u05ff]{2,})(?:\s+\d{7})?)?"
+    # a street without the word "street", closed by a town: "לדיזנגוף 180, תל אביב-יפו"
+    rf"|(?<![\u0590-\u05ff])[\u05d0-\u05ea\"]{{3,}}(?:\s[\u05d0-\u05ea]{{2,}})?\s\d{{1,4}}"
+    rf"(?:,?\s*דירה\s*\d{{1,4}})?,?\s*{_HEBREW_CITY}(?:\s+\d{{7}})?"
 )
-_ADDRESS_PATTERNS = (_NORDIC_GERMANIC, _ROMANCE, _FRENCH, _ENGLISH, _UK_POSTCODE, _HEBREW)
+_ARABIC = re.compile(
+    # an optional villa or flat first ("فيلا 27، "); the number after the street, before it, or as its name
+    r"(?:(?:فيلا|شقة|مبنى|بناية|عمارة|منزل)\s+\d{1,5}\s*[،,]\s*)?"
+    r"(?:(?:شارع|طريق|ش\.)\s+(?:[\u0621-\u064a]+(?:\s[\u0621-\u064a]+)?\s+\d{1,5}|\d{1,5}(?!\d))"
+    r"|\d{1,5}\s+(?:شارع|طريق)\s+[\u0621-\u064a]+(?:\s[\u0621-\u064a]+)?)"
+    r"(?:\s*[،,]\s*[\u0621-\u064a]{2,}(?:\s[\u0621-\u064a]{2,})?(?:\s+\d{1,5})?){0,3}"
+)
+_ADDRESS_PATTERNS = (_NORDIC_GERMANIC, _ROMANCE, _FRENCH, _GERMAN_PREPOSITION, _ENGLISH, _UK_POSTCODE)
+# Pre-checks for the costlier patterns: a postcode to end on, Hebrew or Arabic letters.
+_ANY_POSTCODE = re.compile(rf"{_UK_PC}|{_EIRCODE}|{_CA_PC}")
+_HEBREW_OR_ARABIC = re.compile(r"[\u05d0-\u05ea\u0621-\u064a]")
+
+
+def _find_addresses(text: str, lower: str) -> list[tuple[int, int, float]]:
+    found: list[tuple[int, int, float]] = []
+    patterns = list(_ADDRESS_PATTERNS)
+    if _ANY_POSTCODE.search(text):
+        patterns.append(_POSTCODE_ENDED)
+    if _HEBREW_OR_ARABIC.search(text):
+        patterns.extend((_HEBREW, _ARABIC))
+    for pattern in patterns:
+        found.extend((m.start(), m.end(), 0.75) for m in pattern.finditer(text))
+    if _ADDRESS_WORD_TRIGGER.search(lower):
+        found.extend((*m.span(1), 0.7) for m in _POSTCODE_CITY.finditer(text))
+    if _CJK.search(text):
+        for pattern in (_CHINESE, _JAPANESE):
+            for m in pattern.finditer(text):
+                lead = _CJK_LEAD.match(m.group())
+                offset = lead.end() if lead and lead.end() < len(m.group()) - 2 else 0
+                found.append((m.start() + offset, m.end(), 0.75))
+    return found
+
 
 # --- phones ------------------------------------------------------------------------------------------
-_DEFAULT_REGIONS = ("US", "GB", "DK", "DE", "FR", "ES", "IT", "NL", "SE", "PT", "BR", "CN", "IL")
+_DEFAULT_REGIONS = (
+    "US", "GB", "DK", "DE", "FR", "ES", "IT", "NL", "SE", "PT", "BR", "CN", "IL", "JP", "BE", "SA", "AE",
+    "EG", "CA", "IE", "CH", "AT", "NO", "AU", "MX", "AR",
+)  # fmt: skip
+# Digits written the way phone numbers are: 7 to 15 of them, grouped by spaces, dashes, dots or brackets.
+_PHONE_SHAPE = re.compile(
+    r"(?:(?<![A-Za-z0-9+\-/.,@#\d])|(?<=/)(?=\+)|(?<=\s-))"
+    r"(?:\+|\(\+?)?\d(?:(?:[ \u00a0.\-–/]|\)\s?|\s?\()?\d){6,16}(?![A-Za-z0-9]|[.,]\d)"
+)
+# Latin words must start a word: "iphone 8.4.20" and "katalognummer" are no phone context.
 _PHONE_CONTEXT = re.compile(
-    r"(?:phone|mobile|cell|call|text\s+me|ring|tel|tlf|telefon|mobil|handy|nummer|number|número|numero"
-    r"|numéro|portable|appel|whatsapp|sms|llam|ligue|chiama|bel\s+me|cellulare|电话|手机|致电|联系|טלפון|נייד"
-    r"|reach\s+me|contact|kontakt|contatto|contacto|móvil|movil|appel|מספר)",
+    r"(?<![A-Za-z])(?:rufnummer|rappel|rufen|bellen|bel\s|ringa|chiamat|richiam|contatt|llamar|ligar|phone|(?:mit|min|my|mein|mijn|mi|mio|meu|mon)\s+(?:nr|no)\b|mobile|cell|call|text\s+me|ring|tel|tlf|telefon|mobil|handy|nummer|number|número|numero"
+    r"|numéro|portable|appel|whatsapp|sms|llam|ligue|chiama|bel\s+me|cellulare|celular|gsm|festnetz|rückruf"
+    r"|anruf|erreichbar|fixo|fijo|fisso|vaste|reach\s+me|contact|kontakt|contatto|contacto|móvil|movil"
+    r"|电话|手机|致电|联系|座机|号码|携帯|電話|番号|טלפון|נייד|פלאפון|מספר|رقمي|رقم|جوال|جوالي|هاتف|موبايل|اتصل|واتساب)",
     re.IGNORECASE,
 )
 _NOT_PHONE_CONTEXT = re.compile(
-    r"(?:order|ordre|bestilling|bestell|pedido|commande|encomenda|ordine|bestelling|case|sag|ticket|tracking"
+    r"(?<![A-Za-z])(?:order|ordre|bestilling|bestell|pedido|commande|encomenda|ordine|bestelling|case|sag|ticket|tracking"
     r"|sendung|invoice|faktura|rechnung|factura|facture|fattura|referen|ref|serial|serie|imei|version"
-    r"|parcel|pakke|paket|bestel|beställ|gls|postnord|dhl|ups|fedex|订单|单号|הזמנה|kvittering|receipt|iban|konto|account|customer|kunde)\W*"
-    r"(?:(?:no|nr|n°|nº|number|nummer|número|numéro|numero|id)\W*)?(?:is|er|ist|es|est|é|è|är)?\W*$",
+    r"|parcel|pakke|paket|bestel|beställ|gls|postnord|dhl|ups|fedex|kvittering|receipt|iban|konto|account"
+    r"|customer|kunde|confirmation|booking|reserv|voucher|coupon|pratica|dossier|expediente|protocolo"
+    r"|routing|sort\s*code|bsb|aba|swift|bic|meter|zähler|måler|mätar|請求"
+    r"|订单|单号|工单|快递|运单|发票|注文|問い合わせ|受付|伝票|追跡|予約"
+    r"|הזמנה|פנייה|פניה|משלוח|חשבונית|אסמכתא|הפנייה|طلب|الطلب|شحنة|الشحنة|فاتورة|الفاتورة|حجز"
+    r"|card|kort|karte|tarjeta|carte|cartão|carta|kaart|卡号|カード|כרטיס|بطاقة|auftrag|vorgang|ärende|zaak)\w*\W*"
+    r"(?:(?:no|nr|n°|nº|number|nummer|número|numéro|numero|id|מספר|رقم|番号|号码|编号|号)\W*)?"
+    r"(?:is|er|ist|es|est|é|è|är|は|是)?\W*$",
     re.IGNORECASE,
 )
+# "(214) 360-4477": the North American way of writing a phone number, a phone without any phone word.
+_NANP_SHAPE = re.compile(r"\(\d{3}\)\s?\d{3}[-.\s]\d{4}")
 _DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
+_GROUP_SPLIT = re.compile(r"[ \u00a0.\-–/()]+")
+
+
+def _version_like(raw: str) -> bool:
+    """Dots that group like a version or a decimal ("8.4.28.1104", "14393.321"), not like "06.12.34.56.78"."""
+    parts = raw.split(".")
+    return len(parts) > 1 and (len(parts) < 3 or any(sum(c.isdigit() for c in p) < 2 for p in parts))
+
+
+def _phone_number_ok(raw: str, regions: list[str]) -> tuple[bool, bool]:
+    """(valid in some region, possible in some region) for a national or international number."""
+    possible = False
+    for region in regions if not raw.startswith("+") else [None]:
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return True, True
+        possible = possible or phonenumbers.is_possible_number(number)
+    return False, possible
 
 
 def _find_phones(text: str, region_hint: str | None) -> list[tuple[int, int, float]]:
@@ -358,69 +760,107 @@ def _find_phones(text: str, region_hint: str | None) -> list[tuple[int, int, flo
     if region_hint:
         regions.append(region_hint.upper())
     regions.extend(r for r in _DEFAULT_REGIONS if r not in regions)
-    seen: dict[tuple[int, int], float] = {}
-    for index, region in enumerate(regions):
-        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-            start, end, raw = match.start, match.end, match.raw_string
-            if (start, end) in seen or _DATE_LIKE.match(raw.strip()):
-                continue
-            before = text[max(0, start - 40) : start]
-            if _NOT_PHONE_CONTEXT.search(before):
-                continue
-            international = raw.lstrip("(").startswith(("+", "00"))
-            if not international:
-                hinted = region_hint is not None and index == 0
-                if not (_PHONE_CONTEXT.search(before) or hinted):
-                    continue
-                if not (len(raw) > 8 or _PHONE_CONTEXT.search(before)):
-                    continue
-            seen[(start, end)] = 0.95 if international else 0.8
-    # Numbers the metadata does not know yet (new ranges) still count when written as phones are.
-    for match in phonenumbers.PhoneNumberMatcher(text, regions[0], leniency=phonenumbers.Leniency.POSSIBLE):
-        start, end, raw = match.start, match.end, match.raw_string
-        if any(start < e and end > s for s, e in seen) or _DATE_LIKE.match(raw.strip()):
+    found: list[tuple[int, int, float]] = []
+    for m in _PHONE_SHAPE.finditer(text):
+        start, end = m.span()
+        if m.group().count("(") > m.group().count(")"):
+            # "0701 (24 hours" or "(800-692-7753": an unclosed bracket is not part of the number
+            opening = text.rindex("(", start, end)
+            if opening == start:
+                start += 1
+            else:
+                end = opening
+                while text[end - 1] in " \u00a0":
+                    end -= 1
+        raw = text[start:end]
+        if _DATE_LIKE.match(raw) or _version_like(raw):
             continue
-        before = text[max(0, start - 40) : start]
-        if _NOT_PHONE_CONTEXT.search(before) or len(re.sub(r"\D", "", raw)) < 8:
+        # Context is read on the number's own line: "Tel.: 912 348 771\nAv. da Boavista 1450, 4100-114 Porto".
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", end)
+        own_line = (
+            "\n" in text
+            and not text[line_start:start].strip()
+            and not text[end : len(text) if line_end < 0 else line_end].strip()
+        )
+        before = text[max(0, start - 40, line_start if not own_line else 0) : start]
+        if _NOT_PHONE_CONTEXT.search(before):
             continue
-        if raw.startswith("+") or (_PHONE_CONTEXT.search(before) and re.search(r"[ -]", raw)):
-            seen[(start, end)] = 0.6
-    return [(s, e, c) for (s, e), c in seen.items()]
+        prefix_00 = raw.lstrip("(").startswith("00")
+        international = prefix_00 or raw.lstrip("(").startswith("+")
+        context = (
+            _PHONE_CONTEXT.search(before) is not None
+            # a grouped number alone on its line, as in a signature, or written the North American way
+            or (own_line and _GROUP_SPLIT.search(raw) is not None)
+            or _NANP_SHAPE.fullmatch(raw) is not None
+        )
+        if not international and not context and not region_hint:
+            continue
+        tried = regions if international or context else regions[:1]
+        # Try the whole run, then without trailing groups ("call 0151 2394887 2 times").
+        cuts = [end] + [g.start() for g in reversed(list(_GROUP_SPLIT.finditer(text, start, end)))]
+        for cut in cuts:
+            candidate = text[start:cut].lstrip("(")
+            if prefix_00:
+                candidate = "+" + candidate[2:]
+            digits = sum(ch.isdigit() for ch in candidate)
+            if digits < (8 if international else 7):
+                break
+            valid, possible = _phone_number_ok(candidate, tried)
+            if valid:
+                found.append((start, cut, 0.95 if international else 0.8))
+                break
+            # Numbers the metadata does not know yet (new ranges) still count when written as phones are.
+            grouped = _GROUP_SPLIT.search(candidate) is not None
+            if cut == end and possible and digits >= 8 and (international or (context and grouped)):
+                found.append((start, cut, 0.6))
+                break
+    return found
 
 
-def _secret_span(match: re.Match[str]) -> tuple[int, int] | None:
-    start = match.start(1)
-    value = match.group(1)
-    stripped = value.rstrip(".,;:?)")
-    if not stripped or stripped.lower() in _NOT_SECRETS:
-        return None
-    return start, start + len(stripped)
+# --- cheap pre-checks ------------------------------------------------------------------------------
+# Searched in the lower-cased text without IGNORECASE, which is about ten times faster.
+_PASSWORD_TRIGGER = re.compile(
+    r"pass|pw|pin|login|kode|kennwort|contrase|clave|senha|mdp|wachtwoord|lösenord|密码|パスワード|暗証|סיסמ|كلمة"
+)
+_SECURITY_TRIGGER = re.compile(
+    r"answer|secur|secret|segret|verif|memorable|maiden|pet|first|favou?rite|childhood|name|born|birth|sikkerhed|pigenavn"
+    r"|sicherheit|mädchen|seguridad|soltera|mascota|sécurité|secrète|segurança|solteira|animal|sicurezza"
+    r"|nubile|beveilig|meisjesnaam|säkerhet|flicknamn|haustier|kæledyr|husdjur|huisdier|fille|mère|madre"
+    r"|mãe|moeder|mutter|mors|mamma|答案|密保|質問|אבטחה|תשובה|سؤال|q\s*[:.]"
+)
+_ACCOUNT_TRIGGER = re.compile(
+    r"acc|a/c|cust|client|member|subscri|contra|polic|loyal|reward|kund|konto|medlem|aftale|abonne|mitglied|agreem|loan"
+    r"|vertrag|versicher|n[úu]mero|numéro|numero|n[º°]|póliza|apólice|fidél|codice|tessera|polizza|klant"
+    r"|lidn|polis|rekening|avtal|客户|会员|账|合同|保单|会員|お客様|顧客|契約|口座|証券|מספר|رقم"
+)
+_ADDRESS_WORD_TRIGGER = re.compile(r"addr|adres|anschrift|direcc|morada|endereço|indirizzo|wohne|bor |live")
+_PHONE_TRIGGER = re.compile(r"\d(?:[ \u00a0.\-–/()]{0,2}\d){6}")
 
 
 def find_pii(text: str, *, region_hint: str | None = None) -> list[PiiSpan]:
     """Personal data in `text`, sorted by start; spans never overlap."""
     candidates: list[tuple[str, int, int, float]] = []
-    has_digit = _DIGIT.search(text) is not None
+    lower = text.lower()
     if "@" in text:
         candidates.extend(("email", m.start(), m.end(), 0.99) for m in _EMAIL.finditer(text))
-    if _SECRET_TRIGGER.search(text):
-        for kind, pattern in _SECRET_PATTERNS:
-            for m in pattern.finditer(text):
-                span = _secret_span(m)
-                if span is not None:
-                    candidates.append((kind, span[0], span[1], 0.85))
-    if has_digit:
+    if _PASSWORD_TRIGGER.search(lower):
+        candidates.extend(("password", s, e, 0.85) for s, e in _find_passwords(text))
+    if _SECURITY_TRIGGER.search(lower):
+        candidates.extend(("security_answer", s, e, 0.85) for s, e in _find_security_answers(text))
+    if _DIGIT.search(text):
         candidates.extend(("iban", s, e, 0.99) for s, e in _find_ibans(text))
-        candidates.extend(("card", s, e, 0.97) for s, e in _find_cards(text))
-        candidates.extend(("account_number", *m.span(1), 0.85) for m in _ACCOUNT.finditer(text))
-        candidates.extend(("phone", s, e, c) for s, e, c in _find_phones(text, region_hint))
-        for pattern in _ADDRESS_PATTERNS:
-            candidates.extend(("address", m.start(), m.end(), 0.75) for m in pattern.finditer(text))
-        candidates.extend(("address", *m.span(1), 0.7) for m in _POSTCODE_CITY.finditer(text))
-        for m in _CHINESE.finditer(text):
-            lead = _CHINESE_LEAD.match(m.group())
-            offset = lead.end() if lead and lead.end() < len(m.group()) - 2 else 0
-            candidates.append(("address", m.start() + offset, m.end(), 0.75))
+        if _LONG_DIGITS.search(text):
+            candidates.extend(("card", s, e, 0.97) for s, e in _find_cards(text))
+        if _ACCOUNT_TRIGGER.search(lower):
+            candidates.extend(
+                ("account_number", *m.span(1), 0.85)
+                for m in _ACCOUNT.finditer(text)
+                if not _YEARS_OR_DATE.match(m.group(1)) and len(_DIGIT.findall(m.group(1))) >= 5
+            )
+        if _PHONE_TRIGGER.search(text):
+            candidates.extend(("phone", s, e, c) for s, e, c in _find_phones(text, region_hint))
+        candidates.extend(("address", s, e, c) for s, e, c in _find_addresses(text, lower))
     candidates.sort(key=lambda c: (_PRIORITY[c[0]], -(c[2] - c[1]), c[1]))
     kept: list[tuple[str, int, int, float]] = []
     for cand in candidates:

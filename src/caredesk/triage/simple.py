@@ -84,6 +84,7 @@ _HE_POSITIVE = ("תודה", "מעולה", "מצוין", "אהבתי", "שירו�
 class TriageInput:
     text: str
     language_hint: str | None = None
+    workspace_id: int | None = None  # whose own topics apply (ModelTriager.set_topics)
 
 
 class Triager(Protocol):

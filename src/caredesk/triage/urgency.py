@@ -69,14 +69,65 @@ _PATTERNS: dict[str, list[str]] = {
         r"(傻逼|垃圾公司|混蛋)|(バカ|クソ)|(מטומטמים|חארות|בני זונות)|(أغبياء|حقيرة|كلاب)",
     ],
 }
+# Every pattern above contains one of its kind's anchors; plain substring tests on these skip the regular
+# expressions for most messages (tests/triage/test_model.py checks the two agree on the corpus).
+_ANCHORS: dict[str, tuple[str, ...]] = {
+    "churn": (
+        "switch", "mov", "go", "port", "cancel", "leav", "quit", "ditch", "dump", "clos", "termin", "los",
+        "never", "tak", "skift", "opsig", "kündig", "kundig", "wechsel", "me cambio", "me voy", "cancelar",
+        "baja", "résili", "resili", "change", "vou ", "disdett", "passo a", "cambio", "recedere", "overstap",
+        "opzeg", " op", "byter", "säg", "解约", "退订", "换", "注销", "解約", "乗り換え", "לעזוב", "להתנתק",
+        "עובר ל", "إلغاء", "سأنتقل", "هلغي",
+    ),
+    "outage": (
+        "no ", "zero", "lost", "without", "down", "out", "offline", "dead", "not working", "dropping",
+        "blackout", "power cut", "nede", "udfald", "ingen", "intet", "strømsvigt", "störung", "storung",
+        "ausfall", "kein", "geht nicht", "caída", "caida", "sin ", "no funciona", "panne", "coupure", "pas de",
+        "dérangement", "derangement", "sem ", "fora do ar", "queda", "guasto", "senza", "disservizio",
+        "non funziona", "storing", "geen", "avbrott", "inget", "断网", "信号", "宕机", "停电", "无法连接", "圏外",
+        "繋がらない", "障害", "אין", "תקלה", "انقطاع", "لا يوجد", "النت",
+    ),
+    "safety": (
+        "gas", "carbon monoxide", "fire", "smok", "spark", "shock", "explo", "overheat", "burn", "injur",
+        "danger", "unsafe", "hazard", "emergency", "ambulance", "hospital", "life support", "stranded",
+        "alone", "stuck", "brand", "livsfarlig", "brennt", "lebensgefahr", "gefähr", "gefahr", "incendi",
+        "peligro", "quem", "odeur", "dangereux", "brûl", "brul", "cheiro", "perigo", "odore", "pericolos",
+        "煤气", "着火", "危险", "爆炸", "ガス漏れ", "火事", "危険", "ריח של גז", "שריפה", "מסוכן", "رائحة غاز",
+        "حريق", "خطر",
+    ),
+    "legal": (
+        "lawyer", "solicitor", "attorney", "legal", "sue", "suing", "court", "claims", "lawsuit", "ombudsman",
+        "regulator", "ofcom", "ofgem", "fcc", "ftc", "trading standards", "consumer", "class action",
+        "chargeback", "advokat", "forbrugerombudsmand", "ankenævn", "retten", "anwalt", "klage",
+        "verbraucherzentrale", "gericht", "bundesnetzagentur", "abogado", "demanda", "denuncia", "tribunal",
+        "consumo", "omic", "avocat", "plainte", "dgccrf", "poursuite", "advogado", "processo", "procon",
+        "justi", "reclame aqui", "avvocato", "agcom", "advocaat", "rechter", "geschillencommissie",
+        "konsumentverket", "anmäl", "律师", "起诉", "投诉到", "消协", "弁護士", "訴え", "消費者センター",
+        "עורך דין", "תביעה", "בית משפט", "محامي", "مقاضاة", "المحكمة", "حماية المستهلك",
+    ),
+    "abuse": (
+        "idiot", "moron", "stupid", "useless", "scum", "clown", "bastard", "wanker", "fu", "stfu",
+        "piece of", "go to hell", "i hope you", "i'll", "i will", "watch your back", "svin", "arschl",
+        "verpisst", "imb", "inútiles", "inutiles", "hijos de puta", "connard", "abruti", "encul", "filhos da puta",
+        "lixo de empresa", "incompetenti", "vaffanculo", "傻逼", "垃圾公司", "混蛋", "バカ", "クソ",
+        "מטומטמים", "חארות", "בני זונות", "أغبياء", "حقيرة", "كلاب",
+    ),
+}  # fmt: skip
 _COMPILED = {kind: re.compile("|".join(f"(?:{p})" for p in pats)) for kind, pats in _PATTERNS.items()}
 URGENCY_TYPES = tuple(_PATTERNS)
+
+
+def find_urgency_unanchored(lowered: str) -> set[str]:
+    """The kinds the patterns alone find: what the anchored search must agree with."""
+    return {kind for kind, rx in _COMPILED.items() if rx.search(lowered)}
 
 
 def find_urgency(lowered: str) -> list[dict[str, object]]:
     """[{type, cue}] for each signal whose wording appears in the lowercased, cleaned text."""
     found: list[dict[str, object]] = []
     for kind, rx in _COMPILED.items():
+        if not any(a in lowered for a in _ANCHORS[kind]):
+            continue
         m = rx.search(lowered)
         if m:
             found.append({"type": kind, "cue": m.group(0)[:60]})

@@ -1,0 +1,30 @@
+"""`caredesk triage train` rebuilds the shipped heads: retrained from the public data into a temporary
+folder, every head has the same classes and, but for rounding at the int8 step, the same weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from caredesk.triage.heads import LinearHead
+from caredesk.triage.model import HEAD_NAMES, MODELS
+from caredesk.triage.train import train
+from tests.conftest import shared_file
+
+
+@pytest.mark.slow
+def test_training_reproduces_the_shipped_models(tmp_path: Path) -> None:
+    root = shared_file("xlm-t").parent
+    shared_file("intents/bitext")
+    train(Path(root), tmp_path, log=lambda _line: None)
+    for name in HEAD_NAMES:
+        shipped, rebuilt = LinearHead.load(MODELS, name), LinearHead.load(tmp_path, name)
+        assert rebuilt.classes == shipped.classes, name
+        assert rebuilt.card["training_data"] == shipped.card["training_data"], name
+        assert rebuilt.weights.shape == shipped.weights.shape, name
+        off = np.abs(rebuilt.weights.astype(np.int16) - shipped.weights.astype(np.int16))
+        assert off.max() <= 2, name  # another BLAS may round a weight across one int8 step
+        assert (off > 0).mean() < 0.01, name
+        np.testing.assert_allclose(rebuilt.bias, shipped.bias, rtol=1e-3, atol=1e-3)
