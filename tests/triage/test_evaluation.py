@@ -24,26 +24,26 @@ def test_language() -> None:
     assert r["xlm-t val, 7 languages"].accuracy >= 0.98  # the issue asks 0.97
     assert r["hebrew dev"].accuracy >= 0.99
     assert r["chinese reviews (500)"].accuracy >= 0.99
-    assert r["danish sentences (500, mixed)"].accuracy >= 0.98
+    assert r["danish sentences (500, mixed)"].accuracy >= 0.99
     assert r["all four sets"].accuracy >= 0.98
     hindi = r["xlm-t val hi (mostly romanised; reported apart)"]
-    assert hindi.accuracy >= 0.80  # romanised Hindi is labelled hi
+    assert hindi.accuracy >= 0.88  # romanised Hindi is labelled hi
 
 
 def test_sentiment() -> None:
     r = _reports("sentiment")
     overall = r["xlm-t val, 8 languages"]
-    assert overall.macro_f1 >= 0.57  # below the 0.60 asked for: see docs/triage.md
+    assert overall.macro_f1 >= 0.58  # below the 0.60 asked for: see docs/triage.md
     assert overall.n == 8 * 324
     for code in ("ar", "en", "fr", "de", "it", "pt", "es"):
-        assert r[f"xlm-t val {code}"].macro_f1 >= 0.55, code
+        assert r[f"xlm-t val {code}"].macro_f1 >= 0.60, code
 
 
 def test_complaint() -> None:
     shared_file("complaints/labels/3_final_labels")
     (report,) = _reports("complaint").values()
     assert report.n == 6000
-    assert report.positive_f1("1") >= 0.65  # below the 0.70 asked for: see docs/triage.md
+    assert report.positive_f1("1") >= 0.67  # below the 0.70 asked for: see docs/triage.md
 
 
 def test_needs_reply_and_learning_from_the_team() -> None:
@@ -58,4 +58,4 @@ def test_needs_reply_and_learning_from_the_team() -> None:
 def test_topic_on_the_held_out_corpus() -> None:
     (report,) = _reports("topic").values()
     assert report.n > 150
-    assert report.accuracy >= 0.5
+    assert report.accuracy >= 0.70

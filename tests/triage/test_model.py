@@ -233,3 +233,13 @@ def test_workspace_topics_from_example_phrases() -> None:
     assert (
         triager.classify([TriageInput("roaming charges abroad", workspace_id=901)])[0]["topic"] != "roaming"
     )
+
+
+def test_anchored_urgency_search_agrees_with_the_patterns() -> None:
+    from caredesk.triage import datasets
+    from caredesk.triage.urgency import find_urgency_unanchored
+
+    texts = [clean(str(r["text"])).lower() for r in datasets.care_corpus()]
+    assert len(texts) > 1000
+    for text in texts:
+        assert {u["type"] for u in find_urgency(text)} == find_urgency_unanchored(text), text

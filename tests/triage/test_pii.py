@@ -16,10 +16,13 @@ DATA = Path(__file__).parent / "data" / "pii_labelled.jsonl"
 HELDOUT = Path(__file__).parent / "data" / "pii_heldout.jsonl"
 # Written blind by someone else in other styles: signatures, label lists, voice-to-text, US addresses.
 BLIND = Path(__file__).parent / "data" / "pii_blind.jsonl"
-# The fourth set, written blind after the detector's last change and not yet used to change it: its figure
-# is the held-out one docs/triage.md publishes. Improve the detector from its misses only together with a
-# new blind set measured before the change.
+# The fourth set: written blind, measured untouched (recall 0.841, precision 0.931), then used to improve
+# the detector with general rules.
 BLIND2 = Path(__file__).parent / "data" / "pii_blind2.jsonl"
+# The fifth, written blind after the detector's last change and not used to change it: its figure is the
+# held-out one docs/triage.md publishes. Improve the detector from its misses only together with a new
+# blind set measured before the change.
+BLIND3 = Path(__file__).parent / "data" / "pii_blind3.jsonl"
 
 
 def _found(text: str, region_hint: str | None = None) -> list[tuple[str, str]]:
@@ -97,7 +100,7 @@ def _found(text: str, region_hint: str | None = None) -> list[tuple[str, str]]:
         ("رقمي ٠٥٥١٢٣٤٥٦٧", ("phone", "٠٥٥١٢٣٤٥٦٧")),
         ("mijn gsm: 0475 12 34 56", ("phone", "0475 12 34 56")),
         ("rappelez-moi au 514 555-0199", ("phone", "514 555-0199")),
-        ("contact us at (800–692–7753), 7 days a week", ("phone", "800–692–7753")),
+        ("text me at (212–555–0147), after 6pm", ("phone", "212–555–0147")),
         # whole addresses
         ("Send it to 14 Oak Grove, Leeds LS6 2AB", ("address", "14 Oak Grove, Leeds LS6 2AB")),
         ("Flat 3, Marine Court, Brighton BN2 1AB", ("address", "Flat 3, Marine Court, Brighton BN2 1AB")),
@@ -267,6 +270,86 @@ def test_negative(text: str) -> None:
     assert find_pii(text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # security answers: chat turns, labels, typos, asides, answers further on
+        (
+            "Rep: What was your first school called?\nMe: Hillside Primary",
+            ("security_answer", "Hillside Primary"),
+        ),
+        ("Support: your memorable word please\nUser: pineapple", ("security_answer", "pineapple")),
+        ("Agente: ¿respuesta de seguridad?\nCliente: sí, es Valencia", ("security_answer", "Valencia")),
+        ("客服：请说一下密保答案？\n用户：李华", ("security_answer", "李华")),
+        ("Secret question: my first teacher. Answer: Mrs Doyle", ("security_answer", "Mrs Doyle")),
+        ("Sikkerhedsspørgsmål: første bil. Svar: Opel Kadett", ("security_answer", "Opel Kadett")),
+        ("密保问题：我的小名。答案是阿福", ("security_answer", "阿福")),
+        ("my secuirty answer is Lighthouse", ("security_answer", "Lighthouse")),
+        ("my security Q answer: Tipperary", ("security_answer", "Tipperary")),
+        ("it's probably Kowalski (mum's maiden name)", ("security_answer", "Kowalski")),
+        ("security question is locked again?? I told them, it was Brigid", ("security_answer", "Brigid")),
+        ("maiden name Fitzgerald, can you check", ("security_answer", "Fitzgerald")),
+        ("the memorable answer we set up was Marigold", ("security_answer", "Marigold")),
+        # passwords: typos in the keyword, "logging in with", access codes, PINs, CJK without a link
+        ("passwrd: Otter#551", ("password", "Otter#551")),
+        ("my pasword for the shop is Kestrel_88", ("password", "Kestrel_88")),
+        ("been logging in with Maple2021x all week", ("password", "Maple2021x")),
+        ("Le code d'accès est Lyon2022", ("password", "Lyon2022")),
+        ("my PIN is 4821", ("password", "4821")),
+        ("new pin 7302 doesn't work", ("password", "7302")),
+        ("Das Kennwort war eigentlich Sonne#12", ("password", "Sonne#12")),
+        ("登录密码abc12345忘了", ("password", "abc12345")),
+        # account numbers: typos, consumer numbers, the chat turn after the question
+        ("accout number 44019273 is wrong", ("account_number", "44019273")),
+        ("Consumer no. 220118734 bill missing", ("account_number", "220118734")),
+        ("Agent: Can I take your account number?\nClient: 83302917", ("account_number", "83302917")),
+        # phones: the chat turn after the question, a phone word after, Hebrew prefix, call back
+        ("Agent: Best phone number?\nCustomer: 0161 496 0831", ("phone", "0161 496 0831")),
+        ("07700 900461 (mobile) after six", ("phone", "07700 900461")),
+        ("חייגו אליי ל-054-771-2290", ("phone", "054-771-2290")),
+        ("请回电139 2233 4455", ("phone", "139 2233 4455")),
+        # cards wrapped at a line end; addresses after an introduction, Norwegian streets, Austrian doors
+        ("card: 4539-1488-\n0343-6467", ("card", "4539-1488-\n0343-6467")),
+        (
+            "please deliver to House 7, MG Road, Kochi 682016 thanks",
+            ("address", "House 7, MG Road, Kochi 682016"),
+        ),
+        ("adresse: Bondegata 4, 0563 Oslo", ("address", "Bondegata 4, 0563 Oslo")),
+        ("bor i Henrik Ibsens gate 10, 0255 Oslo", ("address", "Henrik Ibsens gate 10, 0255 Oslo")),
+        ("Mariahilfer Straße 88/2/7, 1070 Wien", ("address", "Mariahilfer Straße 88/2/7, 1070 Wien")),
+        ("العنوان: 9 شارع الهرم، الجيزة، جوال 0101 234 5678", ("address", "9 شارع الهرم، الجيزة")),
+    ],
+)
+def test_positive_general_rules(text: str, expected: tuple[str, str]) -> None:
+    assert expected in _found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # company lines: toll-free and shared-cost numbers, numbers the customer called, "call you on"
+        "I called 0800 123 4567 twice and nobody answered",
+        "Your hotline 0345 222 1111 is useless",
+        "I tried to call your team on 020 7946 0321 all morning",
+        "Llamé al 900 100 200 y nada",
+        "Ring 1-888-555-0100 for help",
+        "our number is 0161 496 0000",
+        # chats and security words without an answer
+        "Agent: What's your mother's maiden name?\nCustomer: I don't remember",
+        "Agent: Can you answer the security question?\nCustomer: sorry, what?",
+        "担当者：秘密の質問の答えをお願いします。",
+        "my security answer doesn't work, it's Monday",
+        "Customer: 44018822",
+        # password and address words that give nothing
+        "logging in with Google fails",
+        "the pin on the plug is loose",
+        "send it to my office please",
+    ],
+)
+def test_negative_general_rules(text: str) -> None:
+    assert find_pii(text) == []
+
+
 def test_national_phone_with_region_hint() -> None:
     assert ("phone", "20 30 40 50") in _found("Ring til 20 30 40 50", region_hint="DK")
 
@@ -317,6 +400,7 @@ def evaluate(path: Path = DATA) -> tuple[Counter[str], Counter[str], Counter[str
         (HELDOUT, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja"}),
         (BLIND, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja"}),
         (BLIND2, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja"}),
+        (BLIND3, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja"}),
     ],
 )
 def test_labelled_set_is_well_formed(path: Path, languages: set[str]) -> None:
@@ -356,8 +440,15 @@ def test_blind_recall_and_precision() -> None:
         assert recalled[kind] / gold_n[kind] >= 0.9, kind
 
 
-def test_untouched_blind_set() -> None:
-    # Measured before any rule was changed for it: recall 0.841, precision 0.931 (the acceptance asks 0.95).
+def test_fourth_set_after_its_rules() -> None:
+    # Untouched: recall 0.841, precision 0.931; after the general rules: recall 0.997, precision 1.00.
     gold_n, recalled, pred_n, correct = evaluate(BLIND2)
-    assert sum(recalled.values()) / sum(gold_n.values()) >= 0.84
-    assert sum(correct.values()) / max(1, sum(pred_n.values())) >= 0.93
+    assert sum(recalled.values()) / sum(gold_n.values()) >= 0.99
+    assert sum(correct.values()) / max(1, sum(pred_n.values())) >= 0.99
+
+
+def test_untouched_blind_set() -> None:
+    # Measured before any rule was changed for it: recall 0.858, precision 0.920 (the acceptance asks 0.95).
+    gold_n, recalled, pred_n, correct = evaluate(BLIND3)
+    assert sum(recalled.values()) / sum(gold_n.values()) >= 0.85
+    assert sum(correct.values()) / max(1, sum(pred_n.values())) >= 0.92

@@ -608,6 +608,36 @@ def triage_train(
     train(root, out or MODELS, log=typer.echo)
 
 
+@triage_app.command("adapt")
+def triage_adapt(
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug (default: every workspace).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Fit each workspace's needs-reply adjustment from its team's decisions (replied, resolved without a
+    reply, left unanswered a day) and print the gain measured on a time split."""
+    from caredesk.storage import models as m  # noqa: PLC0415
+    from caredesk.triage import adapt  # noqa: PLC0415
+    from caredesk.triage.model import default_triager  # noqa: PLC0415
+
+    rt = _open(db)
+    if workspace:
+        try:
+            ids = [_workspace_id(rt, workspace)]
+        except CaredeskError as exc:
+            _fail(exc)
+            return
+    else:
+        with rt.db.read() as session:
+            ids = list(session.scalars(sa.select(m.Workspace.id).order_by(m.Workspace.id)))
+    for ws_id in ids:
+        metrics = adapt.adapt_workspace(rt, default_triager(), ws_id)
+        if metrics is None:
+            least = adapt.MIN_DECISIONS
+            typer.echo(f"workspace {ws_id}: fewer than {least} decisions of both kinds; not fitted")
+        else:
+            typer.echo(f"workspace {ws_id}: fitted on {metrics['decisions']} decisions {json.dumps(metrics)}")
+
+
 def main() -> None:
     try:
         app()

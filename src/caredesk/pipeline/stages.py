@@ -20,7 +20,8 @@ from caredesk.routing import sla as sla_rules
 from caredesk.routing.assign import WorkspaceRoster
 from caredesk.storage import models as m
 from caredesk.storage import stats
-from caredesk.triage.model import default_triager
+from caredesk.triage import adapt
+from caredesk.triage.model import ModelTriager, default_triager
 from caredesk.triage.simple import TriageInput, Triager
 
 MAX_TEXT = 100_000
@@ -87,19 +88,34 @@ class Triage:
 
     def __init__(self, triager: Triager | None = None) -> None:
         self.triager = triager or default_triager()
+        self._fitted: dict[int, Any] = {}  # workspace -> fitted_at of the adjustment the triager holds
 
     def process(self, ctx: StageContext, items: list[Item]) -> None:
         live = [i for i in items if i.live and i.event.direction == Direction.IN]
-        set_topics = getattr(self.triager, "set_topics", None)
-        if set_topics is not None:  # the workspaces' own topics, rebuilt by the triager only when changed
-            for ws_id in {i.channel.workspace_id for i in live}:
-                ws = ctx.session.get(m.Workspace, ws_id)
-                set_topics(ws_id, dict((ws.settings if ws else {}).get("topics") or {}))
+        if isinstance(self.triager, ModelTriager) and live:
+            self._workspace_models(ctx, {i.channel.workspace_id for i in live})
         results = self.triager.classify(
             [TriageInput(i.event.text, i.event.language, i.channel.workspace_id) for i in live]
         )
         for item, result in zip(live, results, strict=True):
             item.triage = result
+
+    def _workspace_models(self, ctx: StageContext, workspace_ids: set[int]) -> None:
+        """Each workspace's own topics and learnt needs-reply adjustment, read fresh, decoded only when
+        they change."""
+        assert isinstance(self.triager, ModelTriager)
+        for ws_id in workspace_ids:
+            ws = ctx.session.get(m.Workspace, ws_id)
+            self.triager.set_topics(ws_id, dict((ws.settings if ws else {}).get("topics") or {}))
+        stored = adapt.load_adjustments(ctx.session, workspace_ids)
+        for ws_id in workspace_ids:
+            if ws_id not in stored:
+                self._fitted.pop(ws_id, None)
+                self.triager.set_adjustment(ws_id, None)
+            elif self._fitted.get(ws_id) != stored[ws_id][0]:
+                self._fitted[ws_id] = stored[ws_id][0]
+                learnt = adapt.Adjustment.from_bytes("needs_reply", stored[ws_id][1])
+                self.triager.set_adjustment(ws_id, learnt)
 
 
 class ListenFilter:

@@ -416,3 +416,18 @@ class Event(Base):
     conversation_id: Mapped[int | None] = mapped_column(index=True)
     message_id: Mapped[int | None]
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TriageAdjustment(Base):
+    """A workspace's adjustment of one triage head, fitted from the team's decisions (triage/adapt.py).
+    `weights` holds an `.npz` of plain float32 arrays (read with allow_pickle=False)."""
+
+    __tablename__ = "triage_adjustments"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "head"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _fk("workspaces.id")
+    head: Mapped[str] = mapped_column(sa.String(40))
+    decisions: Mapped[int]
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    weights: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    fitted_at: Mapped[datetime]

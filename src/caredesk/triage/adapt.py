@@ -7,14 +7,20 @@ with few decisions it stays close to the shipped model and with many it learns t
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import sqlalchemy as sa
 from sklearn.linear_model import LogisticRegression
+from sqlalchemy.orm import Session
 
+from caredesk.runtime import Runtime
+from caredesk.storage import models as m
 from caredesk.triage.model import ModelTriager
 from caredesk.triage.simple import TriageInput
 from caredesk.triage.text import clean
@@ -22,11 +28,29 @@ from caredesk.triage.text import clean
 
 @dataclass
 class Adjustment:
+    """Weights over the shared features, then one for the shipped head's logit, and an intercept."""
+
     head: str
-    model: LogisticRegression
+    coef: np.ndarray  # float32, (n_features + 1,)
+    intercept: float
+
+    @classmethod
+    def from_model(cls, head: str, model: LogisticRegression) -> Adjustment:
+        return cls(head, model.coef_[0].astype(np.float32), float(model.intercept_[0]))
 
     def proba(self, x: sp.csr_matrix, base_logit: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(_with_base(x, base_logit))[:, 1]  # type: ignore[no-any-return]
+        z = np.asarray(x @ self.coef[:-1]).ravel() + base_logit * self.coef[-1] + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))  # type: ignore[no-any-return]
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, coef=self.coef, intercept=np.array([self.intercept], dtype=np.float32))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, head: str, data: bytes) -> Adjustment:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return cls(head, z["coef"].astype(np.float32), float(z["intercept"][0]))
 
 
 def _with_base(x: sp.csr_matrix, base_logit: np.ndarray) -> sp.csr_matrix:
@@ -46,9 +70,9 @@ def fit(
     triager: ModelTriager, texts: Sequence[str], labels: Sequence[int], head: str = "needs_reply"
 ) -> Adjustment:
     x, base = features(triager, texts, head)
-    model = LogisticRegression(C=0.3, max_iter=2000, class_weight="balanced")
+    model = LogisticRegression(C=2.0, max_iter=2000, class_weight="balanced")
     model.fit(_with_base(x, base), np.asarray(labels))
-    return Adjustment(head, model)
+    return Adjustment.from_model(head, model)
 
 
 def _f1(y: np.ndarray, pred: np.ndarray) -> float:
@@ -82,3 +106,98 @@ def time_split_gain(
         "shipped_accuracy": round(float((shipped == (y == 1)).mean()), 4),
         "adjusted_accuracy": round(float((adjusted == (y == 1)).mean()), 4),
     }
+
+
+MIN_DECISIONS = 50
+UNANSWERED_AFTER = timedelta(hours=24)  # a message left this long without a reply was left on purpose
+
+
+def team_decisions(session: Session, workspace_id: int, now: datetime) -> list[tuple[str, datetime, int]]:
+    """(text, time, label) for the workspace's customer messages the team has decided on: 1 when an agent
+    reply followed it in its conversation, 0 when its conversation was resolved without one or it was
+    left unanswered for a day. Messages still waiting in open conversations are not decided yet."""
+    msgs = session.execute(
+        sa.select(
+            m.Message.conversation_id,
+            m.Message.direction,
+            m.Message.is_automatic,
+            m.Message.delivery,
+            m.Message.created_at,
+            m.Message.text,
+            m.Conversation.status,
+        )
+        .join(m.Conversation, m.Conversation.id == m.Message.conversation_id)
+        .where(m.Message.workspace_id == workspace_id)
+        .order_by(m.Message.conversation_id, m.Message.created_at)
+    ).all()
+    last_reply: dict[int, datetime] = {}
+    for row in msgs:
+        if row.direction == "out" and not row.is_automatic and row.delivery in (None, "sent"):
+            last_reply[row.conversation_id] = row.created_at
+    out: list[tuple[str, datetime, int]] = []
+    for row in msgs:
+        if row.direction != "in":
+            continue
+        replied = last_reply.get(row.conversation_id)
+        if replied is not None and replied > row.created_at:
+            out.append((row.text, row.created_at, 1))
+        elif row.status == "resolved" or now - row.created_at > UNANSWERED_AFTER:
+            out.append((row.text, row.created_at, 0))
+    return out
+
+
+def adapt_workspace(rt: Runtime, triager: ModelTriager, workspace_id: int) -> dict[str, Any] | None:
+    """Fit and store the workspace's needs-reply adjustment; None when it has too few decisions (or only
+    one kind). The stored metrics are the time-split gain, measured before fitting on everything."""
+    now = rt.clock.now()
+    with rt.db.read() as session:
+        decided = team_decisions(session, workspace_id, now)
+    labels = [d[2] for d in decided]
+    if len(decided) < MIN_DECISIONS or len(set(labels)) < 2:
+        return None
+    texts, times = [d[0] for d in decided], [d[1] for d in decided]
+    early_labels = [labels[i] for i in sorted(range(len(times)), key=lambda i: times[i])[: len(times) // 2]]
+    metrics: dict[str, Any] = {"decisions": len(decided), "replied": sum(labels)}
+    if len(set(early_labels)) == 2:
+        metrics["time_split"] = time_split_gain(triager, texts, times, labels)
+    adjustment = fit(triager, texts, labels)
+    with rt.db.write() as session:
+        row = session.scalar(
+            sa.select(m.TriageAdjustment).where(
+                m.TriageAdjustment.workspace_id == workspace_id, m.TriageAdjustment.head == adjustment.head
+            )
+        )
+        if row is None:
+            row = m.TriageAdjustment(workspace_id=workspace_id, head=adjustment.head)
+            session.add(row)
+        row.decisions, row.metrics, row.weights, row.fitted_at = (
+            len(decided),
+            metrics,
+            adjustment.to_bytes(),
+            now,
+        )
+    return metrics
+
+
+def adapt_due(rt: Runtime, triager: ModelTriager, every: timedelta = timedelta(days=1)) -> int:
+    """The scheduled job: refit every workspace whose adjustment is older than `every` (or missing)."""
+    now = rt.clock.now()
+    with rt.db.read() as session:
+        fitted = dict(
+            session.execute(sa.select(m.TriageAdjustment.workspace_id, m.TriageAdjustment.fitted_at)).tuples()
+        )
+        workspaces = list(session.scalars(sa.select(m.Workspace.id)))
+    done = 0
+    for ws in workspaces:
+        if ws not in fitted or now - fitted[ws] >= every:
+            done += adapt_workspace(rt, triager, ws) is not None
+    return done
+
+
+def load_adjustments(session: Session, workspace_ids: set[int]) -> dict[int, tuple[datetime, bytes]]:
+    rows = session.execute(
+        sa.select(
+            m.TriageAdjustment.workspace_id, m.TriageAdjustment.fitted_at, m.TriageAdjustment.weights
+        ).where(m.TriageAdjustment.workspace_id.in_(workspace_ids), m.TriageAdjustment.head == "needs_reply")
+    ).all()
+    return {r.workspace_id: (r.fitted_at, r.weights) for r in rows}

@@ -123,7 +123,7 @@ def lingua_guess(text: str) -> tuple[str | None, float]:
 
 
 def decide(
-    text: str, head_probs: dict[str, float] | None, threshold: float = 0.8
+    text: str, head_probs: dict[str, float] | None, threshold: float = 0.6
 ) -> tuple[str | None, float, list[dict[str, Any]]]:
     """(language, confidence, parts): `parts` lists each language with its share of the letters when a
     message mixes writing systems (a Chinese sentence with English product names, say)."""

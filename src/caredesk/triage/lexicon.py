@@ -30,6 +30,8 @@ class _Table:
     intensifiers: set[str] = field(default_factory=set)
     stem_lengths: tuple[int, ...] = ()
     phrase_lengths: tuple[int, ...] = ()
+    phrase_starts: frozenset[str] = frozenset()
+    substring_rx: re.Pattern[str] | None = None
 
 
 class Lexicon:
@@ -57,6 +59,10 @@ class Lexicon:
         for table in self.tables.values():
             table.stem_lengths = tuple(sorted({len(s) for s in table.stems}, reverse=True))
             table.phrase_lengths = tuple(sorted({p.count(" ") + 1 for p in table.phrases}, reverse=True))
+            table.phrase_starts = frozenset(p.split(" ", 1)[0] for p in table.phrases)
+            if table.substrings:  # one pass in C finds which of the substring terms occur at all
+                terms = sorted(table.substrings, key=len, reverse=True)
+                table.substring_rx = re.compile("|".join(map(re.escape, terms)))
         self.emoji = self.tables.pop("*", _Table())
 
     def score(self, text: str, language: str | None) -> list[float]:
@@ -81,14 +87,12 @@ class Lexicon:
                 nneg += 1
             anger += value[1]
 
-        for term, emoji_value in self.emoji.substrings.items():
-            if term in text:
-                add(emoji_value, False, False)
+        for term in _present(self.emoji, text):
+            add(self.emoji.substrings[term], False, False)
         table = self.tables.get(language or "")
         if table is not None:
-            for term, term_value in table.substrings.items():
-                if term in lowered:
-                    add(term_value, False, False)
+            for term in _present(table, lowered):
+                add(table.substrings[term], False, False)
             for clause in _CLAUSE.split(lowered):  # a negation reaches no further than its clause
                 tokens = words(clause)
                 flip_left = 0
@@ -104,7 +108,7 @@ class Lexicon:
                         boost = True
                         continue
                     value: tuple[int, int] | None = None
-                    for n in table.phrase_lengths:  # the longest phrase starting here wins
+                    for n in table.phrase_lengths if tok in table.phrase_starts else ():  # longest wins
                         if i + n <= len(tokens) and (hit := table.phrases.get(" ".join(tokens[i : i + n]))):
                             value, skip_to = hit, i + n
                             break
@@ -120,6 +124,13 @@ class Lexicon:
                     boost = False
                     flip_left = max(0, flip_left - 1)
         return [pos, neg, npos, nneg, anger, negated, intense, 1.0 if table is not None else 0.0]
+
+
+def _present(table: _Table, text: str) -> set[str]:
+    """The table's substring terms that occur in the text (each counted once, as before)."""
+    if table.substring_rx is None or not table.substring_rx.search(text):
+        return set()
+    return {t for t in table.substrings if t in text}
 
 
 @cache

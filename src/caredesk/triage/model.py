@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from caredesk.triage import langid, topics
+from caredesk.triage import embeddings, langid, topics
 from caredesk.triage.caserefs import find_case_refs
 from caredesk.triage.features import Featurizer
 from caredesk.triage.heads import LinearHead
@@ -21,6 +21,9 @@ from caredesk.triage.pii import find_pii
 from caredesk.triage.simple import TriageInput
 from caredesk.triage.text import clean
 from caredesk.triage.urgency import URGENCY_TYPES, find_urgency
+
+if TYPE_CHECKING:
+    from caredesk.triage.adapt import Adjustment
 
 MODELS = Path(__file__).parent / "models"
 MODEL_NAME = "caredesk-triage-1"
@@ -35,16 +38,26 @@ HEAD_NAMES = (
 
 
 class ModelTriager:
-    def __init__(self, folder: Path = MODELS) -> None:
+    def __init__(self, folder: Path = MODELS, encoder: embeddings.SentenceEncoder | None = None) -> None:
         self.heads = {name: LinearHead.load(folder, name) for name in HEAD_NAMES}
         self.features = Featurizer()
         self._topics: dict[int, tuple[dict[str, list[str]], topics.CustomTopics]] = {}
+        self._adjustments: dict[int, Adjustment] = {}
+        self.encoder = encoder if encoder is not None else embeddings.configured()
+
+    def set_adjustment(self, workspace_id: int, adjustment: Adjustment | None) -> None:
+        """The workspace's fitted adjustment of the needs-reply head (triage/adapt.py), or None."""
+        if adjustment is None:
+            self._adjustments.pop(workspace_id, None)
+        else:
+            self._adjustments[workspace_id] = adjustment
 
     def set_topics(self, workspace_id: int, examples: dict[str, list[str]]) -> None:
         """The workspace's own topics (name -> example phrases); rebuilt only when they change."""
         known = self._topics.get(workspace_id)
         if known is None or known[0] != examples:
-            self._topics[workspace_id] = (examples, topics.build(self.features, examples))
+            built = topics.build(self.features, examples, self.encoder)
+            self._topics[workspace_id] = (examples, built)
 
     def classify(self, items: list[TriageInput]) -> list[dict[str, Any]]:
         if not items:
@@ -67,11 +80,23 @@ class ModelTriager:
         dense = self.features.dense(cleaned, languages)
         x = self.features.full(grams, dense)
         p = {name: self.heads[name].proba(x) for name in HEAD_NAMES if name != "language"}
+        shipped_reply = p["needs_reply"][:, 1].copy()
+        adjusted_reply: dict[int, float] = {}
+        for ws in {i.workspace_id for i in items if i.workspace_id in self._adjustments}:
+            rows = [n for n, i in enumerate(items) if i.workspace_id == ws]
+            assert ws is not None
+            base = self.heads["needs_reply"].logits(x[rows])[:, 0]
+            for n, value in zip(rows, self._adjustments[ws].proba(x[rows], base), strict=True):
+                adjusted_reply[n] = float(value)
         custom: list[tuple[str, float] | None] = [None] * len(items)
         for ws in {i.workspace_id for i in items if i.workspace_id in self._topics}:
             rows = [n for n, i in enumerate(items) if i.workspace_id == ws]
             assert ws is not None
-            for n, hit in zip(rows, topics.nearest(self._topics[ws][1], grams[rows]), strict=True):
+            custom_ws = self._topics[ws][1]
+            embedded = None
+            if self.encoder is not None and custom_ws.embedded is not None:
+                embedded = self.encoder.encode([cleaned[n] for n in rows])
+            for n, hit in zip(rows, topics.nearest(custom_ws, grams[rows], embedded), strict=True):
                 custom[n] = hit
         out = []
         sent_classes = self.heads["sentiment"].classes
@@ -94,7 +119,12 @@ class ModelTriager:
                     "sentiment_confidence": round(float(s[k]), 3),
                     "sentiment_score": round(pos - neg, 3),
                     "anger": round(_anger(dense[i], neg), 3),
-                    "needs_reply": round(float(p["needs_reply"][i][1]), 3),
+                    "needs_reply": round(adjusted_reply.get(i, float(shipped_reply[i])), 3),
+                    **(
+                        {"needs_reply_shipped": round(float(shipped_reply[i]), 3)}
+                        if i in adjusted_reply
+                        else {}
+                    ),
                     "complaint": round(float(p["complaint"][i][1]), 3),
                     **_topic(topic_classes[tk], float(t[tk]), custom[i]),
                     "urgency": urgency,

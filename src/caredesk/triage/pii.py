@@ -11,6 +11,7 @@ a run of seven digits, a trigger word) and the costly ones (phone metadata) only
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -59,8 +60,9 @@ _EMAIL = re.compile(
 )
 
 # --- payment cards ---------------------------------------------------------------------------------
-_LONG_DIGITS = re.compile(r"\d(?:[ -]?\d){11}")
-_DIGIT_GROUPS = re.compile(r"(?<![A-Za-z0-9_.,/])\d+(?:[ -]\d+)*(?![A-Za-z0-9_/]|[.,]\d)")
+_LONG_DIGITS = re.compile(r"\d(?:(?:[ -]|-?\n)?\d){11}")
+# Groups apart by a space or a dash, or wrapped at a line end ("4916-3382-\n7720-1199").
+_DIGIT_GROUPS = re.compile(r"(?<![A-Za-z0-9_.,/])\d+(?:(?:[ -]|-?\n)\d+)*(?![A-Za-z0-9_/]|[.,]\d)")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -183,11 +185,17 @@ def _find_ibans(text: str) -> list[tuple[int, int]]:
 _PASSWORD_WORD = re.compile(
     r"(?<![A-Za-z])(?:"
     r"(?P<full>passwor[dt](?:et|s)?|passcode|passphrase|kodeord(?:et)?|adgangskode(?:n)?|pinkode(?:n)?"
+    # typed in a hurry: "pasword", "passwrd", "paswd", "passowrd", "pssword"
+    r"|pas?s?w(?:or|ro|r|o|er|ir)d[st]?|passowrd|pss?word|passwd|paswd"
+    r"|code\s+d['’]acc[eè]s|access\s+code|zugangscode|código\s+de\s+acceso|codice\s+di\s+accesso|toegangscode"
     r"|kennwort|contraseña|contrasena|mot\s+de\s+passe|mdp|senha|palavra-passe|wachtwoord|lösenord(?:et)?"
     r"|密码|パスワード|暗証番号|(?:ה)?סיסמ[הא]|كلمة\s+(?:المرور|السر))"
-    r"|(?P<short>pwd|pw|pin(?:\s?code)?|clave)"
+    r"|(?P<pin>pin(?:\s?code|\s?number|\s?no)?)"
+    r"|(?P<short>pwd|pw|clave)"
     r"|(?P<pass>pass|login)"
-    r")(?![A-Za-z])",
+    # "tried logging in with hunter2hunter2": the value must look like a password
+    r"|(?P<with>log(?:ging|ged)?\s*in\s+with|sign(?:ing|ed)?\s*in\s+with|logged\s+on\s+with)"
+    r")(?:(?<=[\u3040-\u30ff\u3400-\u9fff])|(?![A-Za-z]))",
     re.IGNORECASE,
 )
 _STRONG_LINK = _words("is was = : ： er var ist lautet war es era est était etait é è är היא הוא هي هو")
@@ -195,10 +203,15 @@ _WEAK_LINK = _words("as to til zu auf para en op à a naar till som als")
 _POSSESSIVES = _words("שלי الخاصة بي خاصتي بتاعتي بتاعي تبعي حقي")
 # Prepositions that may follow the keyword before the value ("a senha no papel: X"), never a refusal.
 _PREPOSITIONS = _words("no na nos nas em in on en op auf im dans sur su nel nella på i")
-_OR = _words("or eller oder o ou of")
+_OR = _words("or eller oder o ou of and og und y et en e och")
+_PIN_VALUE = re.compile(r"\d{4,8}")
+# A password straight after a CJK keyword, with no connector: "密码lily19900101".
+_CJK_VALUE = re.compile(r"[!-~]{4,}")
 _HEDGES = _words(
     "either now still just probably prob literally actually currently simply basically like maybe "
-    "definitely def set changed now nu jetzt maintenant ahora agora ora nå nyt neu nuevo nova"
+    "definitely def set changed now nu jetzt maintenant ahora agora ora nå nyt neu nuevo nova "
+    "btw fyi übrigens eigentlich noch immer d'ailleurs aussi también también también além aliás "
+    "trouwens förresten forresten iøvrigt"
 )
 _ENTRY = re.compile(
     r"\b(?:typed|entered|used|put\s+in|chose|picked|set\s+it\s+(?:to|as)|(?:it\s+)?says|reads|tecleé|escribí|digitei|tastet|"
@@ -256,6 +269,11 @@ def _password_after(text: str, start: int, kind: str) -> list[tuple[int, int]]:
             s, e = _clean_token(text, cjk.start(1), cjk.end(1))
             if e > s and text[s:e].lower() not in _NOT_SECRETS:
                 return [(s, e)]
+        bare = _CJK_VALUE.match(text, start)
+        if bare:
+            s, e = _clean_token(text, *bare.span())
+            if _password_like(text[s:e]):
+                return [(s, e)]
     window_end = min(len(text), start + 100)
     tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(text, start, window_end)]
     link = ""  # the connector just read: "strong" (is, :), "weak" (as, to) or none
@@ -281,8 +299,15 @@ def _password_after(text: str, start: int, kind: str) -> list[tuple[int, int]]:
             return []
         if link in ("colon", "strong") and value.lower() in _PREPOSITIONS and not _password_like(value):
             break  # "my password is on a note, it says X"
-        direct = filler == 0 and kind != "pass" and link in ("colon", "strong")
-        if direct or ((kind == "full" or link) and _password_like(value)):
+        direct = filler == 0 and kind not in ("pass", "with") and link in ("colon", "strong")
+        if direct and value.isalpha() and value.islower() and index + 1 < len(tokens):
+            # "Kennwort war übrigens Wien!Prater7": a word before the password-shaped one is no password
+            s2, e2 = _clean_token(text, *tokens[index + 1])
+            if _password_like(text[s2:e2]):
+                direct = False
+        if kind == "pin" and filler == 0 and _PIN_VALUE.fullmatch(value):
+            direct = True  # "PIN 4821"
+        if direct or ((kind in ("full", "with") or link) and _password_like(value)):
             found = [(s, e)]
             rest = tokens[index + 1 : index + 3]
             if len(rest) == 2 and text[rest[0][0] : rest[0][1]].lower() in _OR:
@@ -314,6 +339,8 @@ def _find_passwords(text: str) -> list[tuple[int, int]]:
 
 
 # --- security answers ------------------------------------------------------------------------------
+# "security" as typed in a hurry: "secuirty", "securty", "sercurity".
+_SEC = r"(?:security|secuirty|securty|secruity|secutiry|securtiy|sercurity|secuity|secirity|securiy)"
 # How people report what they typed or said as the answer: "and I typed X", "I told him it's X",
 # "she put was X"; shared by answer phrases and named questions.
 _ENTERED = (
@@ -326,8 +353,9 @@ _NEXT_SENTENCE = r"(?:\s+(?:here|below|now))?[.!:]?\s+(?:it'?s|it\s+is|it\s+was|
 # An introducing phrase, then a separator, then the answer: "security answer: X", "Sikkerhedssvaret er X".
 _ANSWER_INTRO = re.compile(
     r"(?<!\w)(?:"
-    r"(?:the\s+)?answer\s+to\s+(?:my|the|your)\s+(?:security|secret)\s+question|sec(?:urity|\.)?\s+answer"
-    r"|(?:security|secret|verification)\s+(?:question\s+)?(?:answer|word)|memorable\s+(?:word|answer)|answer\s+to\s+(?=[\"“'‘])"
+    rf"(?:the\s+)?answer\s+to\s+(?:my|the|your)\s+(?:{_SEC}|secret|memorable)\s+question|sec(?:urity|\.)?\s+answer"
+    rf"|(?:{_SEC}|secret|verification)\s+(?:question\s+|q\.?\s+)?(?:answer|word)|memorable\s+(?:word|answer)"
+    r"|answer\s+to\s+(?=[\"“'‘])"
     r"|svar(?:et)?\s+på\s+(?:mit\s+|mine\s+|min\s+|mitt\s+)?(?:sikkerhedsspørgsmål(?:et)?|säkerhetsfråga(?:n)?)"
     r"|sikkerhedssvar(?:et)?|säkerhetssvar(?:et)?"
     r"|antwort\s+auf\s+(?:meine|die)\s+sicherheitsfrage|sicherheitsantwort"
@@ -335,7 +363,7 @@ _ANSWER_INTRO = re.compile(
     r"|réponse\s+à\s+(?:ma|la)\s+question\s+(?:secrète|de\s+sécurité)|réponse\s+de\s+sécurité"
     r"|resposta\s+(?:à|a|da)\s+(?:minha\s+)?pergunta\s+(?:de\s+segurança|secreta)|resposta\s+de\s+segurança"
     r"|risposta\s+alla\s+(?:mia\s+)?domanda\s+(?:di\s+sicurezza|segreta)|risposta\s+di\s+sicurezza"
-    r"|antwoord\s+op\s+(?:mijn|de)\s+beveiligingsvraag|beveiligingsantwoord"
+    r"|antwoord\s+op\s+(?:mijn|de)\s+(?:beveiligingsvraag|geheime\s+vraag|veiligheidsvraag)|beveiligingsantwoord"
     r"|(?:安全问题|密保(?:问题)?|秘密の質問)(?:\s*[“\"「（(][^”\"」）)]{1,30}[”\"」）)])?\s*(?:的|の)?(?:答案|答え|回答)"
     r"|[וש]?ה?תשובה\s+לשאלת\s+(?:ה)?אבטחה(?:\s+שלי)?"
     r"|و?(?:جواب|إجابة|اجابة)\s+(?:على\s+)?سؤال\s+(?:الأمان|الامان|الأمن)"
@@ -344,12 +372,12 @@ _ANSWER_INTRO = re.compile(
 )
 # A security question named, the answer given after it: "security q: city where ... → Galway".
 _QUESTION_INTRO = re.compile(
-    r"(?<!\w)(?:security\s+q(?:uestion)?|secret\s+question|security(?=\s*:)"
+    rf"(?<!\w)(?:{_SEC}\s+q(?:uestion)?|secret\s+question|{_SEC}(?=\s*:)"
     r"|sikkerhedsspørgsmål(?:et)?|sicherheitsfrage|pregunta\s+de\s+seguridad|question\s+(?:secrète|de\s+sécurité)"
     r"|pergunta\s+de\s+segurança|domanda\s+di\s+sicurezza|beveiligingsvraag|säkerhetsfråga(?:n)?"
     r"|pregunta\s+secreta|pergunta\s+secreta|domanda\s+segreta|verification\s+question)"
     r"(?P<rest>\s*(?:is|was|er|var|ist|war|es|era|est|était|é|è|är|:)?\s*"
-    r"(?:[\"“'‘][^\"”'’]{1,60}[\"”'’]|[^.!?:=→—–\n]{0,60}?)"
+    r"(?:[\"“'‘„«][^\"”'’“»]{1,60}[\"”'’“»]|[^.!?:=→—–\n]{0,60}?)"
     r"(?:\s*[:=→]|\s+[—–-]\s*(?:it'?s|it\s+is|c'est|es|é)?|,?\s*it'?s"
     rf"|{_ENTERED}|{_NEXT_SENTENCE}"
     r"|,?\s*(?:og|and|y|et|und|en|e|och)?\s*(?:svaret|the\s+answer|la\s+respuesta|la\s+réponse|die\s+antwort"
@@ -362,36 +390,86 @@ _ANSWER_CUE = re.compile(
     r"|la\s+risposta)\s*(?:is|was|er|var|es|era|est|était|c'est|c'était|ist|war|är|é|è)(?!\w)",
     re.IGNORECASE,
 )
+# Searched in the lower-cased text.
 _SECURITY_CONTEXT = re.compile(
-    r"secur|sécurité|secret|sikkerhed|sicherheit|seguridad|segurança|sicurezza|beveilig|säkerhet|verif"
-    r"|question|frage|spørgsmål|pregunta|vraag|fråga|domanda|pergunta",
+    r"secur|secuirty|securty|sercurity|sécurité|secret|sikkerhed|sicherheit|seguridad|segurança|sicurezza"
+    r"|beveilig|säkerhet|verif|memorable|geheime|question|frage|spørgsmål|pregunta|vraag|fråga|domanda|pergunta"
+    r"|密保|安全问题|秘密の質問|質問|سؤال|אבטחה|שאלת"
+)
+
+# "Answer: Lindqvist", "答え: ポチ", "answer Larch Avenue": a labelled answer, in a message about security
+# questions.
+_ANSWER_LABEL = re.compile(
+    r"(?<!\w)(?:(?:the\s+|my\s+)?answer|antwort|antwoord|svar(?:et)?|réponse|respuesta|resposta|risposta"
+    r"|ال(?:جواب|إجابة|اجابة)|ה?תשובה)"
+    r"(?:\s*[:=：→]|\s+[—–-]\s|\s+(?-i:(?=[A-ZÀ-Ý])))"
+    r"|(?:答案|答え|回答)\s*(?:[:：]|(?:是|为|為|は)(?!什么|什麼|何))",
     re.IGNORECASE,
 )
 # Questions people are asked to verify themselves; the ones on the first line are only ever that.
-_TOPIC = re.compile(
-    r"(?<!\w)(?:(?P<strong>(?:(?:mother|mum|mom|mam)'?s\s+)?maiden\s+name|first\s+pet(?:'s\s+name)?"
-    r"|name\s+of\s+(?:my|your)\s+first\s+pet"
+_TOPIC_STRONG = (
+    r"(?:(?:mother|mum|mom|mam)'?s\s+)?maiden\s+name|first\s+pet(?:'s\s+name)?"
+    r"|name\s+of\s+(?:my|your)\s+first\s+(?:pet|dog|cat)"
     r"|(?:mors|mammas|moders)\s+(?:pigenavn|flicknamn)|(?:mädchenname|geburtsname)\s+(?:der|meiner)\s+mutter"
     r"|apellido\s+de\s+soltera\s+de\s+mi\s+madre|nom\s+de\s+jeune\s+fille\s+de\s+ma\s+mère"
     r"|nome\s+de\s+solteira\s+da\s+minha\s+mãe|cognome\s+da\s+nubile\s+di\s+mia\s+madre"
     r"|meisjesnaam\s+van\s+mijn\s+moeder"
     r"|(?:nombre\s+de\s+)?mi\s+primera\s+mascota|(?:nome\s+do\s+)?meu\s+primeiro\s+animal"
     r"|(?:nom\s+de\s+)?mon\s+premier\s+animal|(?:name\s+)?(?:meines|des)\s+ersten\s+haustiers?"
-    r"|mit\s+første\s+kæledyr|mitt\s+första\s+husdjur|mijn\s+eerste\s+huisdier|il\s+mio\s+primo\s+animale)"
-    r"|(?P<weak>(?:first|favou?rite|childhood)\s+(?:car|school|teacher|film|movie|book|street|job|concert"
-    r"|band|song|team|holiday|friend|city|toy)(?:'s\s+name)?"
+    r"|mit\s+første\s+kæledyr|mitt\s+första\s+husdjur|mijn\s+eerste\s+huisdier|il\s+mio\s+primo\s+animale"
+)
+_TOPIC_WEAK = (
+    r"(?:first|favou?rite|childhood)\s+(?:car|school|teacher|film|movie|book|street|job|concert"
+    r"|band|song|team|holiday|friend|city|toy|colou?r|food|animal|sport|dog|cat|subject|nickname)(?:'s\s+name)?"
+    r"|(?:primary|elementary|junior)\s+school(?:'s\s+name)?"
     r"|(?:grand(?:mother|ma|father|pa)|granny|nan|mother|father|mum|dad)'?s\s+(?:first|middle)\s+name"
-    r"|(?:town|city|place)\s+(?:where\s+)?I\s+was\s+born(?:\s+in)?|birthplace|place\s+of\s+birth))"
+    r"|(?:town|city|place)\s+(?:where\s+)?I\s+was\s+born(?:\s+in)?|birthplace|place\s+of\s+birth"
+)
+_TOPIC = re.compile(
+    rf"(?<!\w)(?:(?P<strong>{_TOPIC_STRONG})|(?P<weak>{_TOPIC_WEAK}))"
     r"(?:\s*\([^)]{0,40}\)|,[^,.;:!?\n]{1,60},)?"
     rf"(?:{_NEXT_SENTENCE}|{_ENTERED}|"
     r"\s*(?:[?:=→—–]|(?<=[\w),])\s+(?:was\s+called|called|is|was|er|var|hed|ist|war|hieß|lautet|es|era"
-    r"|est|était|é|è|är|hette|heette|se\s+llamaba|s'appelait|chamava-se|si\s+chiamava)(?!\w)))",
+    r"|est|était|é|è|är|hette|heette|se\s+llamaba|s'appelait|chamava-se|si\s+chiamava)(?!\w))"
+    # "maiden name Smith": a name straight after the question that can only be answered by one
+    r"|(?:(?<=name)|(?<=pet))\s+(?-i:(?=[A-ZÀ-Ý][a-zà-ÿ'’])))",
     re.IGNORECASE,
+)
+# A question named, its answer further on: "my security answer over DM ... I gave it anyway, it was Rexford",
+# "... maiden name question answer is wrong on file. It should be Papadopoulos".
+_ANSWER_TOPIC = re.compile(
+    rf"(?<!\w)(?:{_SEC}|secret|memorable)\s+(?:answer|question|q|word)|{_TOPIC_STRONG}|{_TOPIC_WEAK}",
+    re.IGNORECASE,
+)
+_LATER_ANSWER = re.compile(
+    r"(?<!\w)(?:it|that|the\s+(?:right|correct)\s+(?:answer|one))(?:'s|’s|\s+is|\s+was|\s+should\s+(?:be|say|read))"
+    r"(?:\s+(?:actually|definitely|probably|just|really|still))?\s+",
+    re.IGNORECASE,
+)
+# The question as an aside after its answer: "it's probably Smith (mum's maiden name)",
+# "Rexford (my first dog)".
+_ASIDE_TOPIC = re.compile(
+    r"\s*\(\s*(?:(?:my|the|his|her|our|their|your)\s+)?"
+    rf"(?:{_TOPIC_STRONG}|{_TOPIC_WEAK}|(?:{_SEC}|secret)\s+(?:answer|question|q)|memorable\s+word"
+    r"|(?:mother|mum|mom|mam)'?s\s+maiden(?:\s+name)?)[^()\n]{0,30}\)",
+    re.IGNORECASE,
+)
+_BEFORE_ASIDE = re.compile(
+    r"(?:(?<!\w)(?:it'?s|it’s|is|was|typed|put|entered|answered|said|gave|used|probably|maybe|think|prob)"
+    r"|[:=\-–—,])\s+[\"“']?((?-i:[A-ZÀ-Ý][\w'’-]*)(?:\s(?-i:[A-ZÀ-Ý][\w'’-]*)){0,2})[\"”']?$",
+    re.IGNORECASE,
+)
+_NOT_NAMES = _words(
+    "I I'm Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June "
+    "July August September October November December Please Thanks Yes No Not None Wrong Correct OK Ok"
 )
 _QA = re.compile(r"(?<!\w)Q\s*[:.]\s*[^\n]{1,60}?\s+A\s*[:.]")
 _ANSWER_SEPARATOR = re.compile(
     r"(?:\s*\([^)]{0,60}\)|\s*[\"“«'‘][^\"”»'’]{1,60}[\"”»'’]|\s+(?:for|on|of|to|de|für|til|för|da|di|van)"
     r"\s+(?:\w+\s+)?\w+)?"
+    # "the security answer I set is Mr Whiskers"
+    r"(?:\s+(?:I|we|you|he|she)\s+(?:\w+\s+)?(?:set|chose|picked|gave|use|used|registered|have|had|made|put)"
+    r"(?:\s+up|\s+on\s+file)?(?=\s+(?:is|was)\s))?"
     r"(?:\s*[:=：→]|\s+[—–-](?=\s)|\s+(?:is|was|er|var|ist|lautet|war|es|era|est|était|c'était|c'est|é|è|är"
     rf"|היא|הוא|هو|هي)(?!\w)|(?<=[\u3040-\u9fff])\s*(?:是|为|は)|{_ENTERED}|{_NEXT_SENTENCE})",
     re.IGNORECASE,
@@ -411,14 +489,74 @@ _JOINABLE_STOP = _words(
 )
 _NAME_PARTICLES = _words("de la del van von der den da di du le dos das")
 _LATIN_TOKEN = re.compile(r"[^\s,.;:!?()\"”»“«\[\]{}]+(?:\.(?=\s[A-Z]))?")
-_A_LABEL = re.compile(r"A\s*[:.]\s*")
+_A_LABEL = re.compile(
+    r"(?:A\s*[:.]|(?:answer|antwort|antwoord|svar|réponse|respuesta|resposta|risposta)\s*[:=])\s*",
+    re.IGNORECASE,
+)
 _JA_COPULA = re.compile(r"(?:です|でした|だよ|だ)$")
+# A question or a request, not an answer: "答えをお願いします", "答案是什么".
+_CJK_NOT_ANSWER = re.compile(r"^[をがにでもへと]|什么|什麼|多少|哪|吗|嗎|お願い|教えて|ですか|ください|请|請")
+# Who speaks in a chat transcript: "Customer:", "Agent :", "客户", "العميل:".
+_SPEAKER = re.compile(r"[^\W\d_][^\s:：\d]{0,19}(?:[ \t][^\W\d_][^\s:：\d]{0,11})?[ \t]?[:：][ \t]*")
+_PEOPLE_LABELS = _words(
+    "customer client cliente kunde kund klant member subscriber abonné abonnent socio user"
+)
+# Around a short reply: "yes, it's Wolverhampton", "Vauxhall Corsa lol".
+_REPLY_LEAD = re.compile(
+    r"(?:(?:yes|yeah|yep|sure|ok|okay|sí|si|oui|ja|sim|um+|uh+|erm)\b[,.!]?\s*)?"
+    r"(?:(?:it'?s|it’s|it\s+is|it\s+was|its|that'?s|c'est|es|é|è|ist|er|är|is|was)\s+)?",
+    re.IGNORECASE,
+)
+_REPLY_TAIL = re.compile(
+    r"(?:[\s,.!;:]+(?:lol|haha+|hehe|thanks|thank\s+you|thx|ty|pls|please|merci|danke|gracias|obrigad[oa]|grazie"
+    r"|bedankt|tack|tak|:\)|:D|🙂|😊|😅))*[\s,.!;:)]*$",
+    re.IGNORECASE,
+)
+_REFUSALS = _words(
+    "i i'm im i've ive no not nope sorry what which why how can could hmm idk dunno don't dont wait hold one "
+    "just let please pls never yes yeah ok okay thanks thank"
+)
+_CLAUSE_END = re.compile(r"[\n，。！？；]|[.!?;,](?=\s|$)")
+
+
+def _is_speaker_label(text: str, start: int, value_start: int) -> bool:
+    """ "Customer: 31190027" in a chat: the word that names who speaks introduces no customer number."""
+    line_start = text.rfind("\n", 0, start) + 1
+    head = text[start:value_start].rstrip()
+    if text[line_start:start].strip() or not head.endswith((":", "：")):
+        return False
+    return head[:-1].strip().lower() in _PEOPLE_LABELS
+
+
+def _short_answer(text: str, pos: int, end: int) -> tuple[int, int] | None:
+    """A whole short reply up to `end`, as a chat turn or after "Answer:": at most four words."""
+    while pos < end and (text[pos].isspace() or text[pos] in _OPEN_QUOTES):
+        pos += 1
+    pos = _REPLY_LEAD.match(text, pos, end).end()  # type: ignore[union-attr]
+    tail = _REPLY_TAIL.search(text, pos, end)
+    stop = tail.start() if tail else end
+    while stop > pos and text[stop - 1] in _CLOSE_PUNCT:
+        stop -= 1
+    value = text[pos:stop]
+    words = value.split()
+    if not words or len(words) > 4 or len(value) > 40 or any(c in value for c in "?？؟"):
+        return None
+    if words[0].lower().strip(",.!") in _REFUSALS or value.lower() in _NOT_SECRETS:
+        return None
+    if _CJK.match(value):
+        return _answer_at(text, pos, need_cap=False)
+    return pos, stop
 
 
 def _answer_at(text: str, pos: int, *, need_cap: bool) -> tuple[int, int] | None:
     """The answer that starts at `pos`: up to three capitalised words, or a restated question's answer."""
     while pos < len(text) and (text[pos].isspace() or text[pos] in _OPEN_QUOTES):
         pos += 1
+    if pos > 0 and text[pos - 1] == "\n":
+        # the answer in the next chat turn: "...maiden name?\nCustomer: O'Sullivan"
+        speaker = _SPEAKER.match(text, pos)
+        if speaker:
+            pos = speaker.end()
     label = _A_LABEL.match(text, pos)
     if label:
         pos = label.end()
@@ -432,7 +570,9 @@ def _answer_at(text: str, pos: int, *, need_cap: bool) -> tuple[int, int] | None
         copula = _CJK_COPULA.search(value)
         offset = copula.end() if copula and copula.end() < len(value) else 0
         value = _JA_COPULA.sub("", value[offset:])
-        return (pos + offset, pos + offset + len(value)) if value else None
+        if not value or _CJK_NOT_ANSWER.search(value):
+            return None
+        return pos + offset, pos + offset + len(value)
     clause = _CLAUSE.match(text, pos)
     if not clause:
         return None
@@ -453,7 +593,7 @@ def _answer_at(text: str, pos: int, *, need_cap: bool) -> tuple[int, int] | None
         return None
     start, end = _clean_token(text, token.start(), token.end())
     value = text[start:end]
-    if not value or value.lower() in _NOT_SECRETS:
+    if not value or value.lower() in _NOT_SECRETS or value.lower() in _REFUSALS:
         return None
     if need_cap and value[0].islower():
         return None
@@ -491,10 +631,37 @@ def _find_security_answers(text: str) -> list[tuple[int, int]]:
         span = _answer_at(text, m.end(), need_cap=True)
         if span:
             found.append(span)
+    labels = list(_ANSWER_LABEL.finditer(text))
     cues = list(_ANSWER_CUE.finditer(text))
-    if cues and _SECURITY_CONTEXT.search(text):
+    context = bool(labels or cues) and _SECURITY_CONTEXT.search(text.lower()) is not None
+    if context:
+        for m in labels:
+            # "Answer = Oasis at Knebworth": the whole short clause; else the answer as elsewhere
+            stop = _CLAUSE_END.search(text, m.end())
+            span = _short_answer(text, m.end(), stop.start() if stop else len(text))
+            if span is None and m.group()[-1] in ":=：→":
+                span = _answer_at(text, m.end(), need_cap=False)
+            if span:
+                found.append(span)
+    later_cues = list(_LATER_ANSWER.finditer(text))
+    for m in _ANSWER_TOPIC.finditer(text, 0, later_cues[-1].start()) if later_cues else ():
+        later = next((c for c in later_cues if m.end() <= c.start() < m.end() + 120), None)
+        if later and "\n\n" not in text[m.end() : later.start()]:
+            span = _answer_at(text, later.end(), need_cap=True)
+            if span and text[span[0] : span[1]] not in _NOT_NAMES:
+                found.append(span)
+    for m in _ASIDE_TOPIC.finditer(text) if "(" in text else ():
+        before = _BEFORE_ASIDE.search(text, max(0, m.start() - 60), m.start())
+        if before:
+            value = before.group(1).split()
+            while value and value[0] in _JOINABLE_STOP | _NOT_NAMES:
+                value.pop(0)
+            if value:
+                found.append((before.end(1) - len(" ".join(value)), before.end(1)))
+    if cues and context:
         for m in cues:
             span = _answer_at(text, m.end(), need_cap=True)
+
             if span:
                 found.append(span)
     for m in _TOPIC.finditer(text):
@@ -511,6 +678,8 @@ def _find_security_answers(text: str) -> list[tuple[int, int]]:
 # --- account / customer numbers ---------------------------------------------------------------------
 _ACCOUNT = re.compile(
     r"(?<![A-Za-z0-9])(?:account|acct|a/c|customer|cliente|client|member(?:ship)?(?:\s+card)?|subscriber"
+    # typed fast: "acount no", "accout", "acc number"
+    r"|ac+ou?n?t|accnt|acc(?=\.?\s*(?:number|no\b|nr\b|num\b|#))|consumer(?=\.?\s*(?:number|no\b|nr\b|id\b|#))"
     r"|contract|policy|loyalty(?:\s+card)?|rewards?\s+card|membership"
     r"|(?:loan\s+)?agreement(?=\s*(?:number|no|nr|#))|loan(?=\s*(?:account|number|no|nr|#))"
     r"|kunde(?:n)?nummer|kundenr|kontonummer|kontonr|konto|kunde|kundennummer|kundennr|medlemsnummer|medlemsnr"
@@ -560,8 +729,10 @@ _NOT_QUANTITY = (
     r"(?!\s*(?:%|€|\$|£|x\b|(?:days?|hours?|weeks?|months?|years?|mins?|minutes?|times?|dias?|días|giorni"
     r"|jours|tage|dagen|dagar|dage|horas|ore|heures|stunden|uur|timer|timmar|meses|mois|monate|maanden)\b))"
 )
+# "146/5/12": house, staircase and door, as Austrians write them.
 _HOUSE_NUMBER = (
-    rf"(?!(?:19|20)\d\d(?!\d))\d{{1,4}}(?:\s?[A-Za-z]\b|-(?:[A-Za-z]{{1,4}}|\d{{1,3}})\b)?{_NOT_QUANTITY}"
+    rf"(?!(?:19|20)\d\d(?!\d))\d{{1,4}}(?:\s?[A-Za-z]\b|-(?:[A-Za-z]{{1,4}}|\d{{1,3}})\b|(?:/\d{{1,3}}){{1,3}})?"
+    rf"{_NOT_QUANTITY}"
 )
 # Words that begin many street names ("Store Kongensgade", "Van Woustraat", "Lange Leidsedwarsstraat").
 _STREET_PREFIX = (
@@ -570,11 +741,17 @@ _STREET_PREFIX = (
     r"|Nya|Dr\.|Prof\.)"
 )
 _NORDIC_GERMANIC = re.compile(
-    rf"(?<!\w)(?:{_STREET_PREFIX}\s+|[A-Z][a-z]+\s+(?:van|de|der|den|ter|het)\s+)?"
+    # an adjective in -er before the street ("Landstraßer Hauptstraße"), a first name before a genitive
+    # ("Thorvald Meyers gate")
+    rf"(?<!\w)(?:{_STREET_PREFIX}\s+|[A-Z][a-z]+\s+(?:van|de|der|den|ter|het)\s+|[A-ZÄÖÜ][a-zäöüß]+er\s+"
+    r"|[A-ZÆØÅ][a-zæøå]+\s+(?=[A-ZÆØÅ][a-zæøå]+s\s(?:gate|gata|vei|veg|gade|vej|plass|plads)\s))?"
     rf"{_CAP}(?:vej|vejen|gade|gaden|boulevard|boulevarden|allé|alle|vænget|vænge|stræde|plads|torv|bakken|toften"
     r"|straße|strasse|str\.|weg|gasse|platz|allee|damm|ufer|chaussee|steig|pfad"
     r"|straat|laan|gracht|plein|kade|singel|dijk|dreef|steeg"
     r"|gatan|vägen|väg|gränd|gränden|torget|stigen|avenyen|allén|backen|leden|esplanaden"
+    r"|gata|gate|gaten|veien|vei|vegen|veg|plass|plassen|torg"
+    # Norwegian and Danish streets named in the genitive, apart: "Thorvald Meyers gate 52B"
+    r"|(?<=s)\s(?:gate|gata|vei|veg|gade|vej|plass|plads)"
     # apart: "Kölner Str. 112", "Frankfurter Allee 3" (after an adjective in -er: all nouns are capitalised)
     r"|\s(?:Straße|Strasse|Str\.)|(?<=er)\s(?:Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee))"
     rf"\s{_HOUSE_NUMBER}(?:,?\s?\d{{1,2}}\.?\s?(?:tv|th|mf|sal)\.?)?"
@@ -670,8 +847,26 @@ _ARABIC = re.compile(
     r"(?:(?:فيلا|شقة|مبنى|بناية|عمارة|منزل)\s+\d{1,5}\s*[،,]\s*)?"
     r"(?:(?:شارع|طريق|ش\.)\s+(?:[\u0621-\u064a]+(?:\s[\u0621-\u064a]+)?\s+\d{1,5}|\d{1,5}(?!\d))"
     r"|\d{1,5}\s+(?:شارع|طريق)\s+[\u0621-\u064a]+(?:\s[\u0621-\u064a]+)?)"
-    r"(?:\s*[،,]\s*[\u0621-\u064a]{2,}(?:\s[\u0621-\u064a]{2,})?(?:\s+\d{1,5})?){0,3}"
+    r"(?:\s*[،,]\s*(?!(?:موبايل|هاتف|جوال|تليفون|تلفون|رقم|واتساب)(?![\u0621-\u064a]))"
+    r"[\u0621-\u064a]{2,}(?:\s[\u0621-\u064a]{2,})?(?:\s+\d{1,5})?){0,3}"
 )
+# An address after "address to", "deliver to", "Adres:" as comma-separated parts that end on a postcode, in
+# forms the patterns above do not know: "Flat 302, Sai Residency, 14th Cross, Indiranagar, Bengaluru 560038",
+# "B-12, Sector 18, Noida, Uttar Pradesh 201301", "Meir 78, 2000 Antwerpen".
+_ADDRESS_PART = r"[A-Z0-9][\w'’./-]*(?:[ ][A-Z0-9][\w'’./-]*){0,3}"
+_INTRODUCED_ADDRESS = re.compile(
+    r"(?i:(?<![A-Za-z])(?:(?:new\s+)?address(?:\s+(?:is|to|as))?|adres|adresse|anschrift|dirección|direccion"
+    r"|morada|endereço|indirizzo|adress)\s*[:\-–]?\s*"
+    r"|(?<![A-Za-z])(?:deliver|ship|send|skicka|sende|schick|envo|envi|invia|stuur|lever)\w*"
+    r"(?:\s+\w+){0,3}?\s+(?:to|till|til|an|à|a|para|naar|nach)\s+)"
+    rf"(?P<addr>(?=[^,\n]{{0,12}}\d){_ADDRESS_PART}(?:,\s*{_ADDRESS_PART}){{0,5}}?,?\s+"
+    rf"(?:\d{{6}}|\d{{4,5}}\s+{_CITY}))(?![\w-])"
+)
+_INTRODUCED_TRIGGER = re.compile(
+    r"addr|adres|anschrift|direcc|morada|endereço|indirizzo|deliver|ship|send|skicka|sende|schick|envo|envi|invia"
+    r"|stuur|lever"
+)
+_FOUR_DIGITS = re.compile(r"\d{4}")
 _ADDRESS_PATTERNS = (_NORDIC_GERMANIC, _ROMANCE, _FRENCH, _GERMAN_PREPOSITION, _ENGLISH, _UK_POSTCODE)
 # Pre-checks for the costlier patterns: a postcode to end on, Hebrew or Arabic letters.
 _ANY_POSTCODE = re.compile(rf"{_UK_PC}|{_EIRCODE}|{_CA_PC}")
@@ -689,6 +884,8 @@ def _find_addresses(text: str, lower: str) -> list[tuple[int, int, float]]:
         found.extend((m.start(), m.end(), 0.75) for m in pattern.finditer(text))
     if _ADDRESS_WORD_TRIGGER.search(lower):
         found.extend((*m.span(1), 0.7) for m in _POSTCODE_CITY.finditer(text))
+    if _INTRODUCED_TRIGGER.search(lower) and _FOUR_DIGITS.search(text):
+        found.extend((*m.span("addr"), 0.7) for m in _INTRODUCED_ADDRESS.finditer(text))
     if _CJK.search(text):
         for pattern in (_CHINESE, _JAPANESE):
             for m in pattern.finditer(text):
@@ -705,7 +902,7 @@ _DEFAULT_REGIONS = (
 )  # fmt: skip
 # Digits written the way phone numbers are: 7 to 15 of them, grouped by spaces, dashes, dots or brackets.
 _PHONE_SHAPE = re.compile(
-    r"(?:(?<![A-Za-z0-9+\-/.,@#\d])|(?<=/)(?=\+)|(?<=\s-))"
+    r"(?:(?<![A-Za-z0-9+\-/.,@#\d])|(?<=/)(?=\+)|(?<=\s-)|(?<=[\u05d0-\u05ea]-))"
     r"(?:\+|\(\+?)?\d(?:(?:[ \u00a0.\-–/]|\)\s?|\s?\()?\d){6,16}(?![A-Za-z0-9]|[.,]\d)"
 )
 # Latin words must start a word: "iphone 8.4.20" and "katalognummer" are no phone context.
@@ -713,7 +910,7 @@ _PHONE_CONTEXT = re.compile(
     r"(?<![A-Za-z])(?:rufnummer|rappel|rufen|bellen|bel\s|ringa|chiamat|richiam|contatt|llamar|ligar|phone|(?:mit|min|my|mein|mijn|mi|mio|meu|mon)\s+(?:nr|no)\b|mobile|cell|call|text\s+me|ring|tel|tlf|telefon|mobil|handy|nummer|number|número|numero"
     r"|numéro|portable|appel|whatsapp|sms|llam|ligue|chiama|bel\s+me|cellulare|celular|gsm|festnetz|rückruf"
     r"|anruf|erreichbar|fixo|fijo|fisso|vaste|reach\s+me|contact|kontakt|contatto|contacto|móvil|movil"
-    r"|电话|手机|致电|联系|座机|号码|携帯|電話|番号|טלפון|נייד|פלאפון|מספר|رقمي|رقم|جوال|جوالي|هاتف|موبايل|اتصل|واتساب)",
+    r"|电话|手机|致电|联系|座机|号码|回电|回電|打给我|携帯|電話|番号|טלפון|נייד|פלאפון|מספר|תתקשר|להתקשר|התקשר|חייג|رقمي|رقم|جوال|جوالي|هاتف|موبايل|اتصل|واتساب)",
     re.IGNORECASE,
 )
 _NOT_PHONE_CONTEXT = re.compile(
@@ -728,6 +925,46 @@ _NOT_PHONE_CONTEXT = re.compile(
     r"(?:(?:no|nr|n°|nº|number|nummer|número|numéro|numero|id|מספר|رقم|番号|号码|编号|号)\W*)?"
     r"(?:is|er|ist|es|est|é|è|är|は|是)?\W*$",
     re.IGNORECASE,
+)
+# A phone word just after the number: "090-1234-5678に折り返し", "07700 900123 (mobile)".
+_PHONE_CONTEXT_AFTER = re.compile(
+    r"\s*(?:に|へ|まで)?(?:折り返し|お電話|电话联系|联系我|\(?(?:mobile|mob|cell|home|work|handy|mobil|portable)\b"
+    r"|is\s+my\s+(?:number|phone|mobile|cell))",
+    re.IGNORECASE,
+)
+# The company's own lines are no personal data: numbers the customer called, "your hotline", "call us on".
+_COMPANY_BEFORE = re.compile(
+    r"(?<![A-Za-z])(?:(?:called|rang|dialled|dialed|phoned|llamé|llame|liguei|telefonei|chiamato|appelé|angerufen"
+    r"|gebeld|ringde|ringede|ringt)(?:\s+(?:you(?:\s+guys)?|them|it|back|your\s+\w+|the\s+\w+))?"
+    r"|(?:call|ring|phone|calling|ringing|contact|reach|text)\s+(?:you(?:\s+guys)?|us|your\s+\w+(?:\s+\w+)?)"
+    r"|(?:our|their)\s+(?:\w+\s+)?(?:number|no|line|lines|hotline|helpline|número|numéro|numero|nummer|línea"
+    r"|linha|linea|ligne)"
+    r"|(?:your|su|sua|votre|vostro|ihre|eure|jeres|deres|jullie)\s+(?:\w+\s+)?(?:line|lines|hotline|helpline"
+    r"|línea|linha|linea|ligne|(?:service|support|care|help)\s+(?:number|no))"
+    r"|hot\s*line|help\s*line|service\s*line|support\s*line|care\s*line|24/7\s*line|free\s*phone"
+    r"|toll[- ]?free|numero\s+verde|n[úu]mero\s+gratuito|customer\s+(?:service|care|support)|service\s+client"
+    r"|kunden(?:service|dienst)|kundeservice|kundtjänst|klantenservice|servizio\s+clienti|atención\s+al\s+cliente"
+    r"|خدمة\s+العملاء|שירות\s+(?:ה)?לקוחות|客服|カスタマー|コールセンター)\W*(?:(?:is|at|on|to|al|para|au|auf"
+    r"|unter|på|op|naar|till|hos|a|en|é|est|es|ist|er|är)\W+){0,2}$"
+    r"|(?:^|[.!?]\s+)calling\s+$",
+    re.IGNORECASE,
+)
+_COMPANY_AFTER = re.compile(
+    r"\s*(?:\(\s*|,\s*)?(?:(?:your|su|sua|votre|vostro|ihre|jeres|deres|jullie|our)\s+\w*\s*(?:line|línea|linha|linea"
+    r"|ligne|hotline|helpline|nummer|número|numéro|numero)|from\s+abroad|hotline|helpline"
+    # "... as you say": the number the company gives out
+    r"|,?\s*(?:as\s+)?(?:you|they)\s+say|siger\s+I\b|säger\s+ni|sagen\s+Sie|sagt\s+ihr|zeggen\s+jullie"
+    r"|(?:como\s+)?(?:dicen|dizem|dicono)\b|comme\s+vous\s+dites)",
+    re.IGNORECASE,
+)
+# Toll-free, premium-rate, shared-cost and "universal access" numbers belong to companies.
+_COMPANY_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+        phonenumbers.PhoneNumberType.UAN,
+    }
 )
 # "(214) 360-4477": the North American way of writing a phone number, a phone without any phone word.
 _NANP_SHAPE = re.compile(r"\(\d{3}\)\s?\d{3}[-.\s]\d{4}")
@@ -755,7 +992,24 @@ def _phone_number_ok(raw: str, regions: list[str]) -> tuple[bool, bool]:
     return False, possible
 
 
-def _find_phones(text: str, region_hint: str | None) -> list[tuple[int, int, float]]:
+def _company_number(raw: str, regions: list[str], region_hint: str | None) -> bool:
+    """A toll-free or shared-cost number: in its country, or, read nationally, in most countries it fits."""
+    types = []
+    for region in regions if not raw.startswith("+") else [None]:
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            types.append(phonenumbers.number_type(number) in _COMPANY_TYPES)
+            if region is None or region == (region_hint or "").upper():
+                return types[-1]
+    return bool(types) and types[0] and 2 * sum(types) > len(types)
+
+
+def _find_phones(
+    text: str, region_hint: str | None, *, in_reply: bool = False
+) -> list[tuple[int, int, float]]:
     regions: list[str] = []
     if region_hint:
         regions.append(region_hint.upper())
@@ -784,7 +1038,9 @@ def _find_phones(text: str, region_hint: str | None) -> list[tuple[int, int, flo
             and not text[end : len(text) if line_end < 0 else line_end].strip()
         )
         before = text[max(0, start - 40, line_start if not own_line else 0) : start]
-        if _NOT_PHONE_CONTEXT.search(before):
+        if _NOT_PHONE_CONTEXT.search(before) or _COMPANY_BEFORE.search(before):
+            continue
+        if _COMPANY_AFTER.match(text, end):
             continue
         prefix_00 = raw.lstrip("(").startswith("00")
         international = prefix_00 or raw.lstrip("(").startswith("+")
@@ -793,6 +1049,8 @@ def _find_phones(text: str, region_hint: str | None) -> list[tuple[int, int, flo
             # a grouped number alone on its line, as in a signature, or written the North American way
             or (own_line and _GROUP_SPLIT.search(raw) is not None)
             or _NANP_SHAPE.fullmatch(raw) is not None
+            or _PHONE_CONTEXT_AFTER.match(text, end) is not None
+            or in_reply
         )
         if not international and not context and not region_hint:
             continue
@@ -808,7 +1066,8 @@ def _find_phones(text: str, region_hint: str | None) -> list[tuple[int, int, flo
                 break
             valid, possible = _phone_number_ok(candidate, tried)
             if valid:
-                found.append((start, cut, 0.95 if international else 0.8))
+                if not _company_number(candidate, tried, region_hint):
+                    found.append((start, cut, 0.95 if international else 0.8))
                 break
             # Numbers the metadata does not know yet (new ranges) still count when written as phones are.
             grouped = _GROUP_SPLIT.search(candidate) is not None
@@ -818,19 +1077,91 @@ def _find_phones(text: str, region_hint: str | None) -> list[tuple[int, int, flo
     return found
 
 
+# --- chat transcripts --------------------------------------------------------------------------------
+# "Agent: And your security word?\nCustomer: marmalade": what one speaker asks for, the other's next turn
+# gives.
+_TURN = re.compile(
+    r"^[ \t]*(?P<who>[^\W\d_][^\s:：\d]{0,19}(?:[ \t][^\W\d_][^\s:：\d]{0,11})?)[ \t]?[:：][ \t]*"
+    r"(?P<say>[^\n]*)",
+    re.MULTILINE,
+)
+_ASKING = re.compile(
+    r"[?？؟]|please|pls|bitte|por\s+favor|s'il\s+vous\s+pla[iî]t|per\s+favore|alsjeblieft|お願い|请|請|من\s+فضلك|בבקשה",
+    re.IGNORECASE,
+)
+_SECURITY_ASK = re.compile(
+    rf"{_SEC}|secret|secrète|segret|memorable|maiden|{_TOPIC_WEAK}|first\s+(?:pet|dog|cat)|premier\s+animal"
+    r"|primeir[ao]\s+animal|primera\s+mascota|erstes?\s+haustier|sicherheit|beveilig|geheime\s+vraag|säkerhet"
+    r"|sikkerhed|seguridad|segurança|sicurezza|sécurité|pigenavn|flicknamn|mädchenname|meisjesnaam"
+    r"|jeune\s+fille|soltera|solteira|nubile|密保|安全问题|秘密の質問|سؤال\s+(?:الأمان|الامان|الأمن)|אבטחה",
+    re.IGNORECASE,
+)
+# Security checks that ask for other data: "For security, confirm your postcode".
+_OTHER_ASK = re.compile(
+    r"address|post\s*code|zip|date\s+of\s+birth|birthday|dob\b|e-?mail|phone|digits|card|iban|number|passw",
+    re.IGNORECASE,
+)
+_ACCOUNT_ASK = re.compile(
+    r"account|acct|(?:customer|member(?:ship)?|policy|contract|subscri\w*|client)\s+(?:number|no\b|id\b)"
+    r"|kunde\w*nummer|kundenummer|klantnummer|kundnummer|medlemsnummer|vertragsnummer|kundennr"
+    r"|n[úu]mero\s+de\s+(?:cliente|cuenta|conta|contrato|socio|sócio|abonado)|numéro\s+(?:de\s+|d')?(?:client|compte"
+    r"|contrat|abonné|adhérent)|numero\s+(?:di\s+)?(?:cliente|contratto)|codice\s+cliente"
+    r"|客户(?:编号|号)|会员号|账号|会員番号|お客様番号|顧客番号|契約番号"
+    r"|رقم\s+(?:العميل|الحساب|العضوية|الاشتراك|العقد)|מספר\s+(?:ה)?(?:לקוח|חשבון|מנוי|חבר)",
+    re.IGNORECASE,
+)
+_PHONE_ASK = re.compile(
+    r"phone|mobile|cell|tel\b|contact\s+number|number\s+to\s+call|telefon|handy|mobil|portable|téléphone|teléfono"
+    r"|telefone|celular|móvil|cellulare|gsm|电话|手机|電話|携帯|هاتف|جوال|موبايل|טלפון|נייד",
+    re.IGNORECASE,
+)
+_REPLY_ACCOUNT = re.compile(r"(?<![\w])(?:[A-Z]{1,4}[ -]?)?\d[\d -]{3,}\d(?![\w])")
+
+
+def _find_in_transcript(text: str, region_hint: str | None) -> list[tuple[str, int, int]]:
+    """Values given as the reply to an agent's question in a chat transcript."""
+    turns = list(_TURN.finditer(text))
+    if len(turns) < 2 or len({t.group("who").lower() for t in turns}) < 2:
+        return []
+    found: list[tuple[str, int, int]] = []
+    for ask, reply in itertools.pairwise(turns):
+        if ask.group("who").lower() == reply.group("who").lower() or not _ASKING.search(ask.group("say")):
+            continue
+        said = ask.group("say")
+        if text[ask.end() : reply.start()].strip():
+            continue  # the reply is the very next turn
+        start, end = reply.span("say")
+        if _SECURITY_ASK.search(said) and not _OTHER_ASK.search(said):
+            span = _short_answer(text, start, end)
+            if span:
+                found.append(("security_answer", *span))
+        elif _ACCOUNT_ASK.search(said):
+            m = _REPLY_ACCOUNT.search(text, start, end)
+            if m and sum(c.isdigit() for c in m.group()) >= 5:
+                found.append(("account_number", m.start(), m.end()))
+        elif _PHONE_ASK.search(said):
+            for s, e, _ in _find_phones(text[start:end], region_hint, in_reply=True):
+                found.append(("phone", start + s, start + e))
+    return found
+
+
 # --- cheap pre-checks ------------------------------------------------------------------------------
 # Searched in the lower-cased text without IGNORECASE, which is about ten times faster.
 _PASSWORD_TRIGGER = re.compile(
     r"pass|pw|pin|login|kode|kennwort|contrase|clave|senha|mdp|wachtwoord|lösenord|密码|パスワード|暗証|סיסמ|كلمة"
+    r"|pasw|pssw|psword|log(?:ging|ged)?\s*in|sign(?:ing|ed)?\s*in|logged\s+on|code\s+d|access\s+code|zugangscode"
+    r"|acceso|accesso|toegangscode"
 )
 _SECURITY_TRIGGER = re.compile(
-    r"answer|secur|secret|segret|verif|memorable|maiden|pet|first|favou?rite|childhood|name|born|birth|sikkerhed|pigenavn"
+    r"answer|secu|secr|sercu|segret|verif|memorable|maiden|pet|first|favou?rite|childhood|name|born|birth|school"
+    r"|antwo|geheim|svar|répons|respu|respost|rispost|答え|回答|安全问题|جواب|إجابة|اجابة|sikkerhed|pigenavn"
     r"|sicherheit|mädchen|seguridad|soltera|mascota|sécurité|secrète|segurança|solteira|animal|sicurezza"
     r"|nubile|beveilig|meisjesnaam|säkerhet|flicknamn|haustier|kæledyr|husdjur|huisdier|fille|mère|madre"
     r"|mãe|moeder|mutter|mors|mamma|答案|密保|質問|אבטחה|תשובה|سؤال|q\s*[:.]"
 )
 _ACCOUNT_TRIGGER = re.compile(
-    r"acc|a/c|cust|client|member|subscri|contra|polic|loyal|reward|kund|konto|medlem|aftale|abonne|mitglied|agreem|loan"
+    r"acc|acou|consum|a/c|cust|client|member|subscri|contra|polic|loyal|reward|kund|konto|medlem|aftale|abonne"
+    r"|mitglied|agreem|loan"
     r"|vertrag|versicher|n[úu]mero|numéro|numero|n[º°]|póliza|apólice|fidél|codice|tessera|polizza|klant"
     r"|lidn|polis|rekening|avtal|客户|会员|账|合同|保单|会員|お客様|顧客|契約|口座|証券|מספר|رقم"
 )
@@ -856,16 +1187,31 @@ def find_pii(text: str, *, region_hint: str | None = None) -> list[PiiSpan]:
             candidates.extend(
                 ("account_number", *m.span(1), 0.85)
                 for m in _ACCOUNT.finditer(text)
-                if not _YEARS_OR_DATE.match(m.group(1)) and len(_DIGIT.findall(m.group(1))) >= 5
+                if not _YEARS_OR_DATE.match(m.group(1))
+                and len(_DIGIT.findall(m.group(1))) >= 5
+                and not _is_speaker_label(text, m.start(), m.start(1))
             )
+
         if _PHONE_TRIGGER.search(text):
             candidates.extend(("phone", s, e, c) for s, e, c in _find_phones(text, region_hint))
         candidates.extend(("address", s, e, c) for s, e, c in _find_addresses(text, lower))
+    if "\n" in text and (":" in text or "：" in text):
+        candidates.extend((kind, s, e, 0.8) for kind, s, e in _find_in_transcript(text, region_hint))
     candidates.sort(key=lambda c: (_PRIORITY[c[0]], -(c[2] - c[1]), c[1]))
     kept: list[tuple[str, int, int, float]] = []
-    for cand in candidates:
-        _, start, end, _ = cand
+    for candidate in candidates:
+        cand = candidate
+        kind, start, end, conf = cand
+        if kind == "address":
+            # An address that runs into a phone or a number found before ends where that begins.
+            clash = [k[1] for k in kept if k[1] < end and start < k[2]]
+            if clash and min(clash) > start:
+                end = min(clash)
+                while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:-–،"):
+                    end -= 1
+                cand = (kind, start, end, conf) if end - start >= 10 else (kind, start, start, conf)
         if end > start and all(end <= k[1] or start >= k[2] for k in kept):
             kept.append(cand)
+
     kept.sort(key=lambda c: c[1])
     return [PiiSpan(kind, start, end, text[start:end], conf) for kind, start, end, conf in kept]

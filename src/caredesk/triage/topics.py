@@ -9,10 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from caredesk.triage.embeddings import SentenceEncoder
 from caredesk.triage.features import Featurizer
 from caredesk.triage.text import clean
 
 MIN_SIMILARITY = 0.35
+MIN_SIMILARITY_EMBEDDED = 0.45  # sentence embeddings of unrelated texts sit near 0.1-0.3
 MAX_TOPICS = 50
 MAX_EXAMPLES = 50
 
@@ -21,6 +23,7 @@ MAX_EXAMPLES = 50
 class CustomTopics:
     names: tuple[str, ...]
     centroids: sp.csr_matrix  # one unit-length row per topic, over the n-gram columns
+    embedded: np.ndarray | None = None  # with an embedding backend: one unit-length row per topic
 
 
 def validate(topics: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -42,7 +45,9 @@ def validate(topics: dict[str, list[str]]) -> dict[str, list[str]]:
     return out
 
 
-def build(featurizer: Featurizer, topics: dict[str, list[str]]) -> CustomTopics:
+def build(
+    featurizer: Featurizer, topics: dict[str, list[str]], encoder: SentenceEncoder | None = None
+) -> CustomTopics:
     names = tuple(sorted(topics))
     rows = []
     for name in names:
@@ -51,17 +56,29 @@ def build(featurizer: Featurizer, topics: dict[str, list[str]]) -> CustomTopics:
         norm = float(np.linalg.norm(centroid)) or 1.0
         rows.append(sp.csr_matrix(centroid / norm))
     matrix = sp.vstack(rows, format="csr") if rows else sp.csr_matrix((0, featurizer.n_sparse))
-    return CustomTopics(names, matrix)
+    embedded = None
+    if encoder is not None and names:
+        centroids = np.vstack([encoder.encode(topics[name]).mean(axis=0) for name in names])
+        embedded = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    return CustomTopics(names, matrix, embedded)
 
 
-def nearest(custom: CustomTopics, grams: sp.csr_matrix) -> list[tuple[str, float] | None]:
-    """For each row of n-gram features: (topic, similarity) of the nearest custom topic, or None."""
+def nearest(
+    custom: CustomTopics, grams: sp.csr_matrix, embedded: np.ndarray | None = None
+) -> list[tuple[str, float] | None]:
+    """For each message: (topic, similarity) of the nearest custom topic, or None. With the embedding
+    backend, `embedded` holds the messages' unit-length embeddings and the topics' centroids are used."""
     if not custom.names:
         return [None] * grams.shape[0]
-    # the two unit-length blocks make each row's norm sqrt(2)
-    sims = np.asarray((grams @ custom.centroids.T).todense()) / np.sqrt(2.0)
+    if embedded is not None and custom.embedded is not None:
+        sims = embedded @ custom.embedded.T
+        bar = MIN_SIMILARITY_EMBEDDED
+    else:
+        # the two unit-length blocks make each row's norm sqrt(2)
+        sims = np.asarray((grams @ custom.centroids.T).todense()) / np.sqrt(2.0)
+        bar = MIN_SIMILARITY
     out: list[tuple[str, float] | None] = []
     for row in sims:
         k = int(np.argmax(row))
-        out.append((custom.names[k], float(row[k])) if row[k] >= MIN_SIMILARITY else None)
+        out.append((custom.names[k], float(row[k])) if row[k] >= bar else None)
     return out

@@ -107,6 +107,7 @@ class TrainingSet:
     languages: list[str | None] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)
     sources: Counter[str] = field(default_factory=Counter)
 
     def add(self, text: str, language: str | None, label: str, source: str, weight: float = 1.0) -> None:
@@ -114,6 +115,7 @@ class TrainingSet:
         self.languages.append(language)
         self.labels.append(label)
         self.weights.append(weight)
+        self.origins.append(source)
         self.sources[source] += 1
 
 

@@ -114,6 +114,7 @@ _ANCHORS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 _COMPILED = {kind: re.compile("|".join(f"(?:{p})" for p in pats)) for kind, pats in _PATTERNS.items()}
+_ANCHOR_RX = {kind: re.compile("|".join(map(re.escape, anchors))) for kind, anchors in _ANCHORS.items()}
 URGENCY_TYPES = tuple(_PATTERNS)
 
 
@@ -126,7 +127,7 @@ def find_urgency(lowered: str) -> list[dict[str, object]]:
     """[{type, cue}] for each signal whose wording appears in the lowercased, cleaned text."""
     found: list[dict[str, object]] = []
     for kind, rx in _COMPILED.items():
-        if not any(a in lowered for a in _ANCHORS[kind]):
+        if not _ANCHOR_RX[kind].search(lowered):
             continue
         m = rx.search(lowered)
         if m:

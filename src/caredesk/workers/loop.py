@@ -49,12 +49,21 @@ class Workers:
             else:
                 self.stop_event.wait(period)
 
+    def _adapt(self) -> int:
+        """Once a day per workspace: refit the needs-reply adjustment from the team's decisions."""
+        from caredesk.triage import adapt  # noqa: PLC0415 (scikit-learn loads in the worker thread)
+        from caredesk.triage.model import default_triager  # noqa: PLC0415
+
+        adapt.adapt_due(self.rt, default_triager())
+        return 0
+
     def start(self) -> None:
         specs = [
             ("intake", lambda: self.pipeline.run_once().processed, self.rt.intake_ready, self.idle_wait),
             ("sender", self.sender.run_once, self.rt.outbox_ready, self.idle_wait),
             ("poller", self.poller.run_once, None, self.idle_wait),
             ("timers", lambda: release_snoozed(self.rt) and 0, None, 30.0),
+            ("adapt", self._adapt, None, 3600.0),
         ]
         if self.streamer is not None:
             specs.append(
