@@ -37,10 +37,10 @@ def main() -> None:
     import numpy as np  # noqa: PLC0415
 
     from caredesk.triage import datasets, langid  # noqa: PLC0415
+    from caredesk.triage.base import TriageInput  # noqa: PLC0415
     from caredesk.triage.caserefs import find_case_refs  # noqa: PLC0415
     from caredesk.triage.model import ModelTriager  # noqa: PLC0415
     from caredesk.triage.pii import find_pii  # noqa: PLC0415
-    from caredesk.triage.simple import TriageInput  # noqa: PLC0415
     from caredesk.triage.text import clean  # noqa: PLC0415
     from caredesk.triage.urgency import find_urgency  # noqa: PLC0415
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from caredesk.triage.base import TriageInput
 from caredesk.triage.embeddings import EncoderError, SentenceEncoder
 from caredesk.triage.model import ModelTriager
-from caredesk.triage.simple import TriageInput
 
 # sentence-transformers 5 with torch 2.13 (CPU) on the same model directory, recorded once: the numpy
 # forward pass must give the same embedding.

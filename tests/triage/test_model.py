@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from caredesk.cli.main import app
 from caredesk.routing import priority as prio
 from caredesk.triage import langid
+from caredesk.triage.base import TriageInput
 from caredesk.triage.heads import LinearHead
 from caredesk.triage.lexicon import default_lexicon
 from caredesk.triage.model import HEAD_NAMES, MODELS, default_triager
-from caredesk.triage.simple import TriageInput
 from caredesk.triage.text import clean
 from caredesk.triage.urgency import find_urgency
 

@@ -525,8 +525,8 @@ def triage_classify(
     batch: Annotated[int, typer.Option(help="Messages classified together.")] = 500,
 ) -> None:
     """Read JSONL lines {"id", "text", "lang_hint"?} on stdin; write one JSONL result per line."""
+    from caredesk.triage.base import TriageInput  # noqa: PLC0415
     from caredesk.triage.model import default_triager  # noqa: PLC0415
-    from caredesk.triage.simple import TriageInput  # noqa: PLC0415
 
     triager = default_triager()
     pending: list[tuple[Any, TriageInput]] = []

@@ -21,8 +21,8 @@ from caredesk.routing.assign import WorkspaceRoster
 from caredesk.storage import models as m
 from caredesk.storage import stats
 from caredesk.triage import adapt
+from caredesk.triage.base import TriageInput, Triager
 from caredesk.triage.model import ModelTriager, default_triager
-from caredesk.triage.simple import TriageInput, Triager
 
 MAX_TEXT = 100_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

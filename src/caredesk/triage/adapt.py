@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
+from caredesk.triage.base import TriageInput
 from caredesk.triage.model import ModelTriager
-from caredesk.triage.simple import TriageInput
 from caredesk.triage.text import clean
 
 

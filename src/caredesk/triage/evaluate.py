@@ -10,8 +10,8 @@ from typing import Any
 
 from caredesk.triage import adapt
 from caredesk.triage import datasets as ds
+from caredesk.triage.base import TriageInput, Triager
 from caredesk.triage.model import ModelTriager
-from caredesk.triage.simple import TriageInput, Triager
 
 TASKS = ("sentiment", "language", "needs_reply", "complaint", "topic")
 

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from caredesk.triage import embeddings, langid, topics
+from caredesk.triage.base import TriageInput
 from caredesk.triage.caserefs import find_case_refs
 from caredesk.triage.features import Featurizer
 from caredesk.triage.heads import LinearHead
 from caredesk.triage.pii import find_pii
-from caredesk.triage.simple import TriageInput
 from caredesk.triage.text import clean
 from caredesk.triage.urgency import URGENCY_TYPES, find_urgency
 
