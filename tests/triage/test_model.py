@@ -243,3 +243,15 @@ def test_anchored_urgency_search_agrees_with_the_patterns() -> None:
     assert len(texts) > 1000
     for text in texts:
         assert {u["type"] for u in find_urgency(text)} == find_urgency_unanchored(text), text
+
+
+def test_declared_languages_and_placeholders() -> None:
+    triager = default_triager()
+    short = "Nordlys mobil er nede"  # short: the network's declared language wins
+    da, und, br = triager.classify(
+        [TriageInput(short, "da"), TriageInput("Where is my parcel? It was due on Monday.", "und"),
+         TriageInput("cadê meu pedido", "pt-BR")]
+    )  # fmt: skip
+    assert da["language"] == "da"
+    assert und["language"] == "en"  # X's "und" is no language and changes nothing
+    assert br["language"] == "pt"

@@ -7,6 +7,7 @@ settled first from the character n-grams alone.
 from __future__ import annotations
 
 import math
+import re
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,7 @@ class ModelTriager:
         for i, item in enumerate(items):
             probs = dict(zip(lang_head.classes, (float(v) for v in lang_p[i]), strict=True))
             decided = langid.decide(cleaned[i], probs)
-            hint = (item.language_hint or "").lower()[:2] or None
+            hint = _hint(item.language_hint)
             if hint and hint != decided[0] and (decided[1] < 0.97 or len(cleaned[i]) < 40):
                 # the language the author or the network declared, unless the text clearly says otherwise
                 decided = (hint, 0.9, decided[2])
@@ -141,6 +142,16 @@ class ModelTriager:
                 }
             )
         return out
+
+
+_HINT = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$")
+
+
+def _hint(declared: str | None) -> str | None:
+    """The ISO 639-1 code of a declared language ("pt-BR" -> "pt"); None for networks' placeholders such
+    as X's "und" (undetermined) or "zxx" (no text), which are not languages."""
+    match = _HINT.match((declared or "").strip().lower())
+    return match.group(1) if match else None
 
 
 def _topic(default: str, confidence: float, custom: tuple[str, float] | None) -> dict[str, Any]:
