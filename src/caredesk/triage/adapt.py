@@ -23,7 +23,6 @@ from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 from caredesk.triage.base import TriageInput
 from caredesk.triage.model import ModelTriager
-from caredesk.triage.text import clean
 
 
 @dataclass
@@ -59,10 +58,7 @@ def _with_base(x: sp.csr_matrix, base_logit: np.ndarray) -> sp.csr_matrix:
 
 def features(triager: ModelTriager, texts: Sequence[str], head: str) -> tuple[sp.csr_matrix, np.ndarray]:
     """The shared features of the texts and the shipped head's logit for each."""
-    results = triager.classify([TriageInput(t) for t in texts])
-    cleaned = [clean(t) for t in texts]
-    f = triager.features
-    x = f.full(f.ngrams(cleaned), f.dense(cleaned, [r["language"] for r in results]))
+    x = triager.featurize([TriageInput(t) for t in texts]).x
     return x, triager.heads[head].logits(x)[:, 0]
 
 

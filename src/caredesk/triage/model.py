@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from caredesk.triage import embeddings, langid, topics
 from caredesk.triage.base import TriageInput
@@ -60,15 +62,14 @@ class ModelTriager:
             built = topics.build(self.features, examples, self.encoder)
             self._topics[workspace_id] = (examples, built)
 
-    def classify(self, items: list[TriageInput]) -> list[dict[str, Any]]:
-        if not items:
-            return []
+    def featurize(self, items: list[TriageInput]) -> Features:
+        """Clean once, n-grams once, the language of each message, then the dense block and the full
+        feature matrix every other head reads (adapt.py fits on the same matrix)."""
         cleaned = [clean(i.text) for i in items]
         grams = self.features.ngrams(cleaned)
         lang_head = self.heads["language"]
         lang_p = lang_head.proba(grams[:, : self.features.n_char])
-        languages: list[str | None] = []
-        lang_out: list[tuple[str | None, float, list[dict[str, Any]]]] = []
+        languages: list[tuple[str | None, float, list[dict[str, Any]]]] = []
         for i, item in enumerate(items):
             probs = dict(zip(lang_head.classes, (float(v) for v in lang_p[i]), strict=True))
             decided = langid.decide(cleaned[i], probs)
@@ -76,23 +77,29 @@ class ModelTriager:
             if hint and hint != decided[0] and (decided[1] < 0.97 or len(cleaned[i]) < 40):
                 # the language the author or the network declared, unless the text clearly says otherwise
                 decided = (hint, 0.9, decided[2])
-            lang_out.append(decided)
-            languages.append(decided[0])
-        dense = self.features.dense(cleaned, languages)
-        x = self.features.full(grams, dense)
+            languages.append(decided)
+        dense = self.features.dense(cleaned, [lang for lang, _, _ in languages])
+        return Features(cleaned, grams, languages, dense, self.features.full(grams, dense))
+
+    def classify(self, items: list[TriageInput]) -> list[dict[str, Any]]:
+        if not items:
+            return []
+        f = self.featurize(items)
+        cleaned, grams, lang_out, dense, x = f.cleaned, f.grams, f.languages, f.dense, f.x
         p = {name: self.heads[name].proba(x) for name in HEAD_NAMES if name != "language"}
-        shipped_reply = p["needs_reply"][:, 1].copy()
+        shipped_reply = p["needs_reply"][:, 1]
+        groups = _by_workspace(items)
         adjusted_reply: dict[int, float] = {}
-        for ws in {i.workspace_id for i in items if i.workspace_id in self._adjustments}:
-            rows = [n for n, i in enumerate(items) if i.workspace_id == ws]
-            assert ws is not None
-            base = self.heads["needs_reply"].logits(x[rows])[:, 0]
-            for n, value in zip(rows, self._adjustments[ws].proba(x[rows], base), strict=True):
-                adjusted_reply[n] = float(value)
+        for ws, rows in groups.items():
+            if ws in self._adjustments:
+                base = self.heads["needs_reply"].logits(x[rows])[:, 0]
+                adjusted_reply.update(
+                    zip(rows, map(float, self._adjustments[ws].proba(x[rows], base)), strict=True)
+                )
         custom: list[tuple[str, float] | None] = [None] * len(items)
-        for ws in {i.workspace_id for i in items if i.workspace_id in self._topics}:
-            rows = [n for n, i in enumerate(items) if i.workspace_id == ws]
-            assert ws is not None
+        for ws, rows in groups.items():
+            if ws not in self._topics:
+                continue
             custom_ws = self._topics[ws][1]
             embedded = None
             if self.encoder is not None and custom_ws.embedded is not None:
@@ -142,6 +149,23 @@ class ModelTriager:
                 }
             )
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    cleaned: list[str]
+    grams: sp.csr_matrix
+    languages: list[tuple[str | None, float, list[dict[str, Any]]]]  # (language, confidence, parts)
+    dense: np.ndarray
+    x: sp.csr_matrix  # n-grams and dense block: what every head but language reads
+
+
+def _by_workspace(items: list[TriageInput]) -> dict[int, list[int]]:
+    groups: dict[int, list[int]] = {}
+    for n, item in enumerate(items):
+        if item.workspace_id is not None:
+            groups.setdefault(item.workspace_id, []).append(n)
+    return groups
 
 
 _HINT = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$")
