@@ -58,9 +58,20 @@ _EMAIL = re.compile(
     r"(?<![A-Za-z0-9_.+%-])[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])"
 )
+# A company's role address ("support@", "no-reply@", "kundeservice@") names a desk, not a person.
+_ROLE_MAILBOX = re.compile(
+    r"(?:no-?reply|do-?not-?reply|support|service|services|customerservice|customer[._-]?(?:service|care|support)"
+    r"|care|help|helpdesk|info|information|contact|contacto|kontakt|hello|hallo|hola|orders?|bestellung|billing"
+    r"|invoices?|press|media|sales|returns?|retour|refunds?|enquiries|inquiries|feedback|complaints?"
+    r"|reclamaciones|reclamations?|kundeservice|kundenservice|kundendienst|kundtjanst|klantenservice|servicio"
+    r"|atencion|atendimento|sac|assistenza|servizioclienti|serviceclient|service-client|news|newsletter|marketing"
+    r"|notifications?|alerts?|team|office|admin|webmaster|postmaster|mailer-daemon|bounce|privacy|dpo|legal"
+    r"|security|abuse|jobs|careers|kefu|kf)@",
+    re.IGNORECASE,
+)
 
 # --- payment cards ---------------------------------------------------------------------------------
-_LONG_DIGITS = re.compile(r"\d(?:(?:[ -]|-?\n)?\d){11}")
+_LONG_DIGITS = re.compile(r"\d(?:(?:[ .-]|-?\n)?\d){11}")
 # Groups apart by a space or a dash, or wrapped at a line end ("4916-3382-\n7720-1199").
 _DIGIT_GROUPS = re.compile(r"(?<![A-Za-z0-9_.,/])\d+(?:(?:[ -]|-?\n)\d+)*(?![A-Za-z0-9_/]|[.,]\d)")
 
@@ -108,8 +119,15 @@ def _card_grouping(sizes: list[int]) -> bool:
     return sizes in ([4, 6, 4], [4, 6, 5])
 
 
+_DOTTED_CARD = re.compile(r"(?<![\w.,])\d{4}\.\d{4}\.\d{4}\.\d{1,7}(?![\w]|[.,]\d)")
+
+
 def _find_cards(text: str) -> list[tuple[int, int]]:
     found: list[tuple[int, int]] = []
+    for m in _DOTTED_CARD.finditer(text):  # "4263.9826.4026.9299"
+        digits = m.group().replace(".", "")
+        if _luhn_ok(digits) and _known_iin(digits):
+            found.append(m.span())
     for m in _DIGIT_GROUPS.finditer(text):
         groups = [(g.start(), g.end()) for g in re.finditer(r"\d+", m.group())]
         i = 0
@@ -190,8 +208,12 @@ _PASSWORD_WORD = re.compile(
     r"|code\s+d['’]acc[eè]s|access\s+code|zugangscode|código\s+de\s+acceso|codice\s+di\s+accesso|toegangscode"
     r"|kennwort|contraseña|contrasena|mot\s+de\s+passe|mdp|senha|palavra-passe|wachtwoord|lösenord(?:et)?"
     r"|密码|パスワード|暗証番号|(?:ה)?סיסמ[הא]|كلمة\s+(?:المرور|السر))"
-    r"|(?P<pin>pin(?:\s?code|\s?number|\s?no)?)"
-    r"|(?P<short>pwd|pw|clave)"
+    r"|(?P<pin>pin(?:\s?code|\s?number|\s?no)?|الرقم\s+السري|الرقم\s+السرّي|رمز\s+(?:PIN|السري)"
+    r"|支付密码|交易密码|取款密码)"
+    # "the code is 7731": a code stated after "is", never "error code 1234"
+    r"|(?P<code>(?<!error\s)(?<!fehler\s)(?<!promo\s)(?<!discount\s)(?:the\s+)?code|koden|הקוד|el\s+código"
+    r"|le\s+code|der\s+code|il\s+codice|de\s+code|o\s+código)(?!\s+d['’]acc|\s+de\s+acceso|\s+di\s+accesso)"
+    r"|(?P<short>pwd|pw|ww|clave)"
     r"|(?P<pass>pass|login)"
     # "tried logging in with hunter2hunter2": the value must look like a password
     r"|(?P<with>log(?:ging|ged)?\s*in\s+with|sign(?:ing|ed)?\s*in\s+with|logged\s+on\s+with)"
@@ -222,6 +244,9 @@ _CJK_LINK = re.compile(
     r"\s*(?:(?:改成|改为|改為|设为|設為|设置为|設置為|换成|換成|变成|變成|更改为)了?|は|が|を|:|：|是|为|為)\s*([!-~]+)"
 )
 _TOKEN = re.compile(r"\S+")
+_LATER_PASSWORD = re.compile(
+    r"(?<!\w)(?:was|is|war|ist|lautet|était|etait|era|es|er|var|é|è|är)\s+(\S+)", re.IGNORECASE
+)
 _OPEN_QUOTES = "\"'“«„‘‹(["
 _CLOSE_PUNCT = ".,;:?)]\"'”»’›؟،。"
 _WORD_END = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef\u3000-\u303f、。，！？；]")
@@ -305,8 +330,19 @@ def _password_after(text: str, start: int, kind: str) -> list[tuple[int, int]]:
             s2, e2 = _clean_token(text, *tokens[index + 1])
             if _password_like(text[s2:e2]):
                 direct = False
-        if kind == "pin" and filler == 0 and _PIN_VALUE.fullmatch(value):
-            direct = True  # "PIN 4821"
+        if index + 2 < len(tokens) and text[tokens[index + 1][0] : tokens[index + 1][1]] == "/" and (
+            link or filler == 0
+        ):
+            # "login is admin / Tr0ub4dor&3": a user name, then the password
+            s2, e2 = _clean_token(text, *tokens[index + 2])
+            if _password_like(text[s2:e2]):
+                return [(s2, e2)]
+        if _PIN_VALUE.fullmatch(value) and (
+            (kind == "pin" and filler == 0) or (kind in ("pin", "code") and link in ("colon", "strong"))
+        ):
+            direct = True  # "PIN 4821", "the PIN for the mailbox is 9090", "koden er 7731"
+        elif kind == "code":
+            break
         if direct or ((kind in ("full", "with") or link) and _password_like(value)):
             found = [(s, e)]
             rest = tokens[index + 1 : index + 3]
@@ -315,12 +351,20 @@ def _password_after(text: str, start: int, kind: str) -> list[tuple[int, int]]:
                 if _password_like(text[s2:e2]):
                     found.append((s2, e2))
             return found
-        if link in ("colon", "strong") or kind != "full" or raw[-1] in ".?!;," or filler >= 4:
+        stated = link in ("colon", "strong")
+        if stated or kind not in ("full", "pin", "code") or raw[-1] in ".?!;," or filler >= 4:
             break
         link = "strong" if raw.endswith(":") else "weak" if word in _WEAK_LINK else ""
         filler += 1
     # "... my password? I think I typed letmein2024 when I set it up"
     if kind == "full":
+        # "passwort vergessen, das alte war Sonnenblume77": stated later in the same sentence
+        later = _LATER_PASSWORD.search(text, start, min(len(text), start + 70))
+        if later and not re.search(r"[.!?\n]", text[start : later.start()]):
+            s, e = _clean_token(text, *later.span(1))
+            value = text[s:e]
+            if _password_like(value) and any(c.isdigit() for c in value) and any(c.isalpha() for c in value):
+                return [(s, e)]
         entry = _ENTRY.search(text, start, window_end)
         if entry:
             m = _TOKEN.match(text, entry.end())
@@ -355,7 +399,9 @@ _ANSWER_INTRO = re.compile(
     r"(?<!\w)(?:"
     rf"(?:the\s+)?answer\s+to\s+(?:my|the|your)\s+(?:{_SEC}|secret|memorable)\s+question|sec(?:urity|\.)?\s+answer"
     rf"|(?:{_SEC}|secret|verification)\s+(?:question\s+|q\.?\s+)?(?:answer|word)|memorable\s+(?:word|answer)"
-    r"|answer\s+to\s+(?=[\"“'‘])"
+    r"|answer\s+to\s+(?=[\"“'‘])|recovery\s+answer|(?:secret|hidden)\s+answer|geheime\s+antwort"
+    r"|respuesta\s+secreta|risposta\s+segreta|resposta\s+secreta|réponse\s+secrète|hemliga\s+svaret"
+    r"|hemmelige\s+svar(?:et)?|geheime\s+antwoord"
     r"|svar(?:et)?\s+på\s+(?:mit\s+|mine\s+|min\s+|mitt\s+)?(?:sikkerhedsspørgsmål(?:et)?|säkerhetsfråga(?:n)?)"
     r"|sikkerhedssvar(?:et)?|säkerhetssvar(?:et)?"
     r"|antwort\s+auf\s+(?:meine|die)\s+sicherheitsfrage|sicherheitsantwort"
@@ -449,13 +495,14 @@ _LATER_ANSWER = re.compile(
 # The question as an aside after its answer: "it's probably Smith (mum's maiden name)",
 # "Rexford (my first dog)".
 _ASIDE_TOPIC = re.compile(
-    r"\s*\(\s*(?:(?:my|the|his|her|our|their|your)\s+)?"
+    r"\s*\(\s*(?:(?:my|the|his|her|our|their|your|min|mit|mi|mein|meine|mon|ma|mijn|meu|minha|mio|mia)\s+)?"
     rf"(?:{_TOPIC_STRONG}|{_TOPIC_WEAK}|(?:{_SEC}|secret)\s+(?:answer|question|q)|memorable\s+word"
     r"|(?:mother|mum|mom|mam)'?s\s+maiden(?:\s+name)?)[^()\n]{0,30}\)",
     re.IGNORECASE,
 )
 _BEFORE_ASIDE = re.compile(
-    r"(?:(?<!\w)(?:it'?s|it’s|is|was|typed|put|entered|answered|said|gave|used|probably|maybe|think|prob)"
+    r"(?:(?<!\w)(?:it'?s|it’s|is|was|er|var|es|est|ist|war|é|è|är|era|typed|put|entered|answered|said|gave|used"
+    r"|probably|maybe|think|prob)"
     r"|[:=\-–—,])\s+[\"“']?((?-i:[A-ZÀ-Ý][\w'’-]*)(?:\s(?-i:[A-ZÀ-Ý][\w'’-]*)){0,2})[\"”']?$",
     re.IGNORECASE,
 )
@@ -679,7 +726,7 @@ def _find_security_answers(text: str) -> list[tuple[int, int]]:
 _ACCOUNT = re.compile(
     r"(?<![A-Za-z0-9])(?:account|acct|a/c|customer|cliente|client|member(?:ship)?(?:\s+card)?|subscriber"
     # typed fast: "acount no", "accout", "acc number"
-    r"|ac+ou?n?t|accnt|acc(?=\.?\s*(?:number|no\b|nr\b|num\b|#))|consumer(?=\.?\s*(?:number|no\b|nr\b|id\b|#))"
+    r"|ac+ou?n?t|accnt|acc(?=\.?\s*(?:number|no\b|nr\b|num\b|#|:?\s*\d{5}))|consumer(?=\.?\s*(?:number|no\b|nr\b|id\b|#))"
     r"|contract|policy|loyalty(?:\s+card)?|rewards?\s+card|membership"
     r"|(?:loan\s+)?agreement(?=\s*(?:number|no|nr|#))|loan(?=\s*(?:account|number|no|nr|#))"
     r"|kunde(?:n)?nummer|kundenr|kontonummer|kontonr|konto|kunde|kundennummer|kundennr|medlemsnummer|medlemsnr"
@@ -696,17 +743,19 @@ _ACCOUNT = re.compile(
     r"|contratto|polizza"
     r"|klantnummer|klantnr|lidnummer|lidnr|contractnummer|polisnummer|rekeningnummer|klantenkaart"
     r"|kundnummer|kundnr|avtalsnummer|medlemskort|försäkringsnummer|forsikringsnummer"
-    r"|客户(?:编号|号|号码)|会员(?:编号|卡号|号码|号)|账号|账户号?|合同号|保单号"
+    r"|客户(?:编号|号|号码)|会员(?:编号|卡号|号码|号)|账号|账户号码|账户号?|合同号|保单号"
     r"|会員番号|お客様番号|顧客番号|契約番号|口座番号|証券番号"
-    r"|מספר\s+(?:לקוח|חשבון|מנוי|חבר|פוליסה)"
+    r"|מספר\s+(?:ה)?(?:לקוח|חשבון|מנוי|חבר|פוליסה)"
     r"|رقم\s+(?:العميل|الحساب|حسابي|العضوية|الاشتراك|العقد|الوثيقة))"
-    r"(?:\s*(?:number|no\.?|nr\.?|num\.?|id|#|n\.?\s?[º°o]\.?|n\.|nummer|número|numéro|numero))?"
+    r"(?:\s*(?:number|no\.?|nr\.?|num\.?|id|#|n\.?\s?[º°o]\.?|n\.|nummer|número|numéro|numero|ref(?:erence)?\.?))?"
+    r"(?:\s+(?:الخاص\s+بي|שלי))?"
     # "account number on the bill is X"
     r"(?:\s+(?:on|in|from|for)\s+(?:the|my|your|this)\s+\w+)?"
     r"(?:\s*(?:is|was|er|var|ist|lautet|es|est|é|è|är|c'est|是|为|הוא|هو|は)(?:\s+(?:le|la|el|o))?)?\s*[:#.：]?\s*"
     # A letter prefix, then digits in one run, in groups ("K 100 482 773", "55 0021 9938") or spoken one
     # by one ("8 4 9 3 3 0 2 1 7").
-    r"((?:(?-i:[A-Z]{1,4})[ -]?)?(?:\d[\d-]{3,}\d(?:[ ]\d{2,10}){0,3}|\d{2,4}(?:[ -]\d{2,6}){1,4}"
+    r"((?:(?-i:[A-Z]{1,4})[ -]?)?(?:\d{3}(?:\.\d{3}){2,3}|\d[\d-]{3,}\d(?:[ ]\d{2,10}){0,3}"
+    r"|\d{2,4}(?:[ -]\d{2,6}){1,4}"
     r"|\d(?:[ ]\d){5,15}))"
     r"(?![A-Za-z0-9@]|[ -]\d)",
     re.IGNORECASE,
@@ -754,7 +803,7 @@ _NORDIC_GERMANIC = re.compile(
     r"|(?<=s)\s(?:gate|gata|vei|veg|gade|vej|plass|plads)"
     # apart: "Kölner Str. 112", "Frankfurter Allee 3" (after an adjective in -er: all nouns are capitalised)
     r"|\s(?:Straße|Strasse|Str\.)|(?<=er)\s(?:Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee))"
-    rf"\s{_HOUSE_NUMBER}(?:,?\s?\d{{1,2}}\.?\s?(?:tv|th|mf|sal)\.?)?"
+    rf"\s{_HOUSE_NUMBER}(?:,?\s?\d{{1,2}}\.?\s?(?:tv|th|mf|sal)\.?|\s(?:bis|ter|lgh\.?\s?\d{{3,4}}|hs|huis))?"
     rf"(?:,?\s+(?:D-)?(?:\d{{4}}\s?[A-Z]{{2}}|\d{{3}}\s\d{{2}}|\d{{4,5}})\s+{_CITY})?"
 )
 _ROMANCE = re.compile(
@@ -903,13 +952,14 @@ _DEFAULT_REGIONS = (
 # Digits written the way phone numbers are: 7 to 15 of them, grouped by spaces, dashes, dots or brackets.
 _PHONE_SHAPE = re.compile(
     r"(?:(?<![A-Za-z0-9+\-/.,@#\d])|(?<=/)(?=\+)|(?<=\s-)|(?<=[\u05d0-\u05ea]-))"
-    r"(?:\+|\(\+?)?\d(?:(?:[ \u00a0.\-–/]|\)\s?|\s?\()?\d){6,16}(?![A-Za-z0-9]|[.,]\d)"
+    r"(?:\+|\(\+?)?\d(?:(?:[ \u00a0.\-–/\uff0d\u2010\u2011]|\)\s?|\s?\()?\d){6,16}(?![A-Za-z0-9]|[.,]\d)"
 )
 # Latin words must start a word: "iphone 8.4.20" and "katalognummer" are no phone context.
 _PHONE_CONTEXT = re.compile(
     r"(?<![A-Za-z])(?:rufnummer|rappel|rufen|bellen|bel\s|ringa|chiamat|richiam|contatt|llamar|ligar|phone|(?:mit|min|my|mein|mijn|mi|mio|meu|mon)\s+(?:nr|no)\b|mobile|cell|call|text\s+me|ring|tel|tlf|telefon|mobil|handy|nummer|number|número|numero"
     r"|numéro|portable|appel|whatsapp|sms|llam|ligue|chiama|bel\s+me|cellulare|celular|gsm|festnetz|rückruf"
-    r"|anruf|erreichbar|fixo|fijo|fisso|vaste|reach\s+me|contact|kontakt|contatto|contacto|móvil|movil"
+    r"|anruf|erreichbar|fixo|fijo|fisso|fixe|vaste|reach\s+me|contact|kontakt|contatto|contacto|móvil|movil"
+    r"|terugbel|zurückruf|rappeler|llám|ringe?\s+mig|ring\s+mig|折り返し|الاتصال|اتصال"
     r"|电话|手机|致电|联系|座机|号码|回电|回電|打给我|携帯|電話|番号|טלפון|נייד|פלאפון|מספר|תתקשר|להתקשר|התקשר|חייג|رقمي|رقم|جوال|جوالي|هاتف|موبايل|اتصل|واتساب)",
     re.IGNORECASE,
 )
@@ -922,8 +972,10 @@ _NOT_PHONE_CONTEXT = re.compile(
     r"|订单|单号|工单|快递|运单|发票|注文|問い合わせ|受付|伝票|追跡|予約"
     r"|הזמנה|פנייה|פניה|משלוח|חשבונית|אסמכתא|הפנייה|طلب|الطلب|شحنة|الشحنة|فاتورة|الفاتورة|حجز"
     r"|card|kort|karte|tarjeta|carte|cartão|carta|kaart|卡号|カード|כרטיס|بطاقة|auftrag|vorgang|ärende|zaak)\w*\W*"
+    r"(?:(?:my|mine|mon|ma|mi|mein|meine|min|mitt|mijn|meu|minha|mio|mia|שלי|الخاص\s+بي|我的)\W+)?"
     r"(?:(?:no|nr|n°|nº|number|nummer|número|numéro|numero|id|מספר|رقم|番号|号码|编号|号)\W*)?"
-    r"(?:is|er|ist|es|est|é|è|är|は|是)?\W*$",
+    r"(?:is|er|ist|es|est|é|è|är|は|是)?\W*$"
+    r"|(?<![A-Za-z])ser\.?\s*(?:no|nr|n°|#)\W*$",
     re.IGNORECASE,
 )
 # A phone word just after the number: "090-1234-5678に折り返し", "07700 900123 (mobile)".
@@ -946,7 +998,11 @@ _COMPANY_BEFORE = re.compile(
     r"|kunden(?:service|dienst)|kundeservice|kundtjänst|klantenservice|servizio\s+clienti|atención\s+al\s+cliente"
     r"|خدمة\s+العملاء|שירות\s+(?:ה)?לקוחות|客服|カスタマー|コールセンター)\W*(?:(?:is|at|on|to|al|para|au|auf"
     r"|unter|på|op|naar|till|hos|a|en|é|est|es|ist|er|är)\W+){0,2}$"
-    r"|(?:^|[.!?]\s+)calling\s+$",
+    r"|(?:^|[.!?]\s+)calling\s+$"
+    r"|(?<![A-Za-z])(?:call\s*cent(?:re|er)|llamado|llamando|ringet|ringede|ringt|says\s+(?:to\s+)?call|calling\s+me\s+from"
+    r"|atención|atencion|liguei|telefonei|اتصلت|اتصلنا|客服电话|客服热线|热线|服务热线)"
+    r"\W*(?:(?:til|to|al|a|o|ao|para|the|el|la|le|au|op|naar|på|no|bij|on|at|بالرقم|الرقم|على|number|nummer"
+    r"|número|numéro|numero)\W+){0,3}$",
     re.IGNORECASE,
 )
 _COMPANY_AFTER = re.compile(
@@ -967,9 +1023,12 @@ _COMPANY_TYPES = frozenset(
     }
 )
 # "(214) 360-4477": the North American way of writing a phone number, a phone without any phone word.
+_EMAIL_BEFORE = re.compile(
+    r"@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,24}\s*(?:[,;/|]|\s(?:or|ou|o|oder|of|eller|y|e|og|och|and|und|et))\s*$"
+)
 _NANP_SHAPE = re.compile(r"\(\d{3}\)\s?\d{3}[-.\s]\d{4}")
 _DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
-_GROUP_SPLIT = re.compile(r"[ \u00a0.\-–/()]+")
+_GROUP_SPLIT = re.compile(r"[ \u00a0.\-–/()\uff0d\u2010\u2011]+")
 
 
 def _version_like(raw: str) -> bool:
@@ -1038,7 +1097,12 @@ def _find_phones(
             and not text[end : len(text) if line_end < 0 else line_end].strip()
         )
         before = text[max(0, start - 40, line_start if not own_line else 0) : start]
-        if _NOT_PHONE_CONTEXT.search(before) or _COMPANY_BEFORE.search(before):
+        if _COMPANY_BEFORE.search(before):
+            continue
+        if _NOT_PHONE_CONTEXT.search(before) and not (
+            # "new phone number for my account: (415) 555-0132"
+            _NANP_SHAPE.fullmatch(raw) and _PHONE_CONTEXT.search(before)
+        ):
             continue
         if _COMPANY_AFTER.match(text, end):
             continue
@@ -1050,6 +1114,8 @@ def _find_phones(
             or (own_line and _GROUP_SPLIT.search(raw) is not None)
             or _NANP_SHAPE.fullmatch(raw) is not None
             or _PHONE_CONTEXT_AFTER.match(text, end) is not None
+            # listed with the customer's email: "priya@mail.co.uk, 07812 900461"
+            or _EMAIL_BEFORE.search(before) is not None
             or in_reply
         )
         if not international and not context and not region_hint:
@@ -1093,7 +1159,11 @@ _SECURITY_ASK = re.compile(
     rf"{_SEC}|secret|secrète|segret|memorable|maiden|{_TOPIC_WEAK}|first\s+(?:pet|dog|cat)|premier\s+animal"
     r"|primeir[ao]\s+animal|primera\s+mascota|erstes?\s+haustier|sicherheit|beveilig|geheime\s+vraag|säkerhet"
     r"|sikkerhed|seguridad|segurança|sicurezza|sécurité|pigenavn|flicknamn|mädchenname|meisjesnaam"
-    r"|jeune\s+fille|soltera|solteira|nubile|密保|安全问题|秘密の質問|سؤال\s+(?:الأمان|الامان|الأمن)|אבטחה",
+    r"|jeune\s+fille|soltera|solteira|nubile|密保|安全问题|秘密の質問|سؤال\s+(?:الأمان|الامان|الأمن)|אבטחה"
+    r"|grew\s+up|husdjur|kæledyr|huisdier|haustier|mascota|animale|animal\s+de\s+estima|primeira\s+escola"
+    r"|prima\s+scuola|première\s+école|primera\s+escuela|erste\s+schule|första\s+skola|første\s+skole"
+    r"|eerste\s+school|مدرست|حيوان\w*\s+(?:ال)?أليف|חיית\s+(?:ה)?מחמד|בית\s+(?:ה)?ספר\s+(?:ה)?ראשון|ペット"
+    r"|小学校|宠物|小学",
     re.IGNORECASE,
 )
 # Security checks that ask for other data: "For security, confirm your postcode".
@@ -1150,7 +1220,7 @@ def _find_in_transcript(text: str, region_hint: str | None) -> list[tuple[str, i
 _PASSWORD_TRIGGER = re.compile(
     r"pass|pw|pin|login|kode|kennwort|contrase|clave|senha|mdp|wachtwoord|lösenord|密码|パスワード|暗証|סיסמ|كلمة"
     r"|pasw|pssw|psword|log(?:ging|ged)?\s*in|sign(?:ing|ed)?\s*in|logged\s+on|code\s+d|access\s+code|zugangscode"
-    r"|acceso|accesso|toegangscode"
+    r"|acceso|accesso|toegangscode|ww\s|code|koden|السري|הקוד"
 )
 _SECURITY_TRIGGER = re.compile(
     r"answer|secu|secr|sercu|segret|verif|memorable|maiden|pet|first|favou?rite|childhood|name|born|birth|school"
@@ -1166,7 +1236,7 @@ _ACCOUNT_TRIGGER = re.compile(
     r"|lidn|polis|rekening|avtal|客户|会员|账|合同|保单|会員|お客様|顧客|契約|口座|証券|מספר|رقم"
 )
 _ADDRESS_WORD_TRIGGER = re.compile(r"addr|adres|anschrift|direcc|morada|endereço|indirizzo|wohne|bor |live")
-_PHONE_TRIGGER = re.compile(r"\d(?:[ \u00a0.\-–/()]{0,2}\d){6}")
+_PHONE_TRIGGER = re.compile(r"\d(?:[ \u00a0.\-–/()\uff0d\u2010\u2011]{0,2}\d){6}")
 
 
 def find_pii(text: str, *, region_hint: str | None = None) -> list[PiiSpan]:
@@ -1174,7 +1244,11 @@ def find_pii(text: str, *, region_hint: str | None = None) -> list[PiiSpan]:
     candidates: list[tuple[str, int, int, float]] = []
     lower = text.lower()
     if "@" in text:
-        candidates.extend(("email", m.start(), m.end(), 0.99) for m in _EMAIL.finditer(text))
+        candidates.extend(
+            ("email", m.start(), m.end(), 0.99)
+            for m in _EMAIL.finditer(text)
+            if not _ROLE_MAILBOX.match(m.group())
+        )
     if _PASSWORD_TRIGGER.search(lower):
         candidates.extend(("password", s, e, 0.85) for s, e in _find_passwords(text))
     if _SECURITY_TRIGGER.search(lower):
