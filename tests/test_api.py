@@ -54,6 +54,7 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
     """(method, path, body, who may) for every API endpoint. `who`: any, analyst, agent, supervisor, admin,
     reports (analyst/supervisor/admin), superadmin."""
     ws, ch = world.ws.id, world.channel.id
+    office = {"name": "Office", "week": {"mon": [["09:00", "17:00"]]}}
     return [
         ("GET", "/api/v1/me", None, "any"),
         ("PUT", "/api/v1/me/presence", {"presence": "online"}, "any"),
@@ -90,6 +91,14 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
             {"priority_weights": {"churn": 20}},
             "supervisor",
         ),
+        ("GET", f"/api/v1/workspaces/{ws}/calendars", None, "analyst"),
+        ("POST", f"/api/v1/workspaces/{ws}/calendars", office, "admin"),
+        ("PUT", f"/api/v1/workspaces/{ws}/calendars/1", {**office, "time_zone": "Europe/Oslo"}, "admin"),
+        ("GET", f"/api/v1/workspaces/{ws}/sla-policies", None, "analyst"),
+        ("POST", f"/api/v1/workspaces/{ws}/sla-policies", {"name": "VIP", "position": 5}, "admin"),
+        ("PUT", f"/api/v1/workspaces/{ws}/sla-policies/1", {"name": "Default", "position": 9}, "admin"),
+        ("GET", f"/api/v1/workspaces/{ws}/auto-ack", None, "analyst"),
+        ("PUT", f"/api/v1/workspaces/{ws}/auto-ack", {"enabled": False}, "admin"),
     ]
 
 

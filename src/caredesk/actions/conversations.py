@@ -83,7 +83,7 @@ def reply(
             public=visibility_public,
             in_reply_to=target.external_id if target else None,
             thread=target.thread if target else None,
-            recipient=_recipient(session, conv, channel),
+            recipient=recipient_of(session, conv, channel),
             subject=conv.subject,
         )
         context = ReplyContext(
@@ -215,7 +215,7 @@ def _private_replies_about(session: Session, channel_id: int, target: _Target | 
     )
 
 
-def _recipient(session: Session, conv: m.Conversation, channel: m.Channel) -> str | None:
+def recipient_of(session: Session, conv: m.Conversation, channel: m.Channel) -> str | None:
     kind = identity_kind(registry.get(channel.connector).spec, channel.id)
     return session.scalar(
         sa.select(m.ContactIdentity.value)
@@ -349,6 +349,10 @@ def _set_status(
     if previous == status.value:
         return
     conv.status = status.value
+    if status == Status.PENDING:
+        sla_rules.open_pause(conv, now)
+    elif previous == Status.PENDING.value:
+        sla_rules.close_pause(conv, now)
     if status == Status.RESOLVED:
         conv.resolved_at = now
     elif previous == Status.RESOLVED.value:
@@ -359,7 +363,7 @@ def _set_status(
         Status.PENDING: "conversation.pending",
         Status.SNOOZED: "conversation.snoozed",
     }[status]
-    sla_rules.apply(conv, sla_rules.policies_for(session, conv.workspace_id))
+    sla_rules.apply(conv, sla_rules.context_for(session, conv.workspace_id))
     record(
         session,
         actor,
@@ -511,7 +515,7 @@ def mark_sent(session: Session, outbox: m.Outbox, external_id: str, now: datetim
     stats.refresh(session, [outbox.conversation_id])
     conv = session.get(m.Conversation, outbox.conversation_id)
     if conv is not None:
-        sla_rules.apply(conv, sla_rules.policies_for(session, conv.workspace_id))
+        sla_rules.apply(conv, sla_rules.context_for(session, conv.workspace_id))
         _touch(conv, now)
     record(
         session,

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from caredesk.actions import admin, intake
+from caredesk.actions import admin, intake, service_levels
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor, get_or_404, require, role_in
 from caredesk.analytics.kpis import kpis
@@ -475,6 +475,117 @@ def put_triage_settings(
     return admin.set_triage_settings(
         rt, actor, workspace_id=workspace_id, priority_weights=body.priority_weights, topics=body.topics
     )
+
+
+# --- business calendars and SLA policies -------------------------------------------------------
+
+HHMM = Annotated[str, Field(pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")]
+DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class CalendarIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    time_zone: Annotated[str, Field(max_length=64)] = "UTC"
+    week: dict[DayName, Annotated[list[tuple[HHMM, HHMM]], Field(max_length=12)]] = Field(
+        default_factory=dict
+    )
+    holiday_country: Annotated[str, Field(max_length=8)] | None = None
+    holiday_subdivision: Annotated[str, Field(max_length=16)] | None = None
+    closed_dates: Annotated[list[Annotated[str, Field(max_length=10)]], Field(max_length=1000)] = Field(
+        default_factory=list
+    )
+    team_ids: list[int] | None = None
+    channel_ids: list[int] | None = None
+
+
+class SlaMatchIn(Strict):
+    channel_ids: list[int] | None = None
+    public: bool | None = None
+    min_priority: Annotated[int, Field(ge=0, le=100)] | None = None
+    languages: list[Annotated[str, Field(max_length=8)]] | None = None
+    team_ids: list[int] | None = None
+
+
+Minutes = Annotated[int, Field(ge=1, le=525_600)]
+
+
+class SlaPolicyIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    position: Annotated[int, Field(ge=0, le=10_000)] = 0
+    match: SlaMatchIn = Field(default_factory=SlaMatchIn)
+    first_reply_minutes: Minutes | None = None
+    next_reply_minutes: Minutes | None = None
+    resolution_minutes: Minutes | None = None
+    business_hours: bool | None = None  # default: business time when a calendar is named
+    calendar_id: int | None = None
+
+
+def _policy_data(body: SlaPolicyIn) -> dict[str, Any]:
+    data = body.model_dump()
+    data["match"] = body.match.model_dump(exclude_none=True)
+    return data
+
+
+@api.get("/workspaces/{workspace_id}/calendars", tags=["service levels"])
+def get_calendars(workspace_id: int, actor: ActorDep, rt: RtDep) -> list[dict[str, Any]]:
+    """Business calendars: time zone, working windows per day, holidays, the teams and channels using each."""
+    return service_levels.list_calendars(rt, actor, workspace_id)
+
+
+@api.post("/workspaces/{workspace_id}/calendars", tags=["service levels"], status_code=201)
+def post_calendar(workspace_id: int, body: CalendarIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    return service_levels.save_calendar(rt, actor, workspace_id=workspace_id, data=body.model_dump())
+
+
+@api.put("/workspaces/{workspace_id}/calendars/{calendar_id}", tags=["service levels"])
+def put_calendar(
+    workspace_id: int, calendar_id: int, body: CalendarIn, actor: ActorDep, rt: RtDep
+) -> dict[str, Any]:
+    return service_levels.save_calendar(
+        rt, actor, workspace_id=workspace_id, data=body.model_dump(), calendar_id=calendar_id
+    )
+
+
+@api.get("/workspaces/{workspace_id}/sla-policies", tags=["service levels"])
+def get_sla_policies(workspace_id: int, actor: ActorDep, rt: RtDep) -> list[dict[str, Any]]:
+    """SLA policies in the order they are tried; the first whose match fits a conversation applies."""
+    return service_levels.list_policies(rt, actor, workspace_id)
+
+
+@api.post("/workspaces/{workspace_id}/sla-policies", tags=["service levels"], status_code=201)
+def post_sla_policy(workspace_id: int, body: SlaPolicyIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    return service_levels.save_policy(rt, actor, workspace_id=workspace_id, data=_policy_data(body))
+
+
+@api.put("/workspaces/{workspace_id}/sla-policies/{policy_id}", tags=["service levels"])
+def put_sla_policy(
+    workspace_id: int, policy_id: int, body: SlaPolicyIn, actor: ActorDep, rt: RtDep
+) -> dict[str, Any]:
+    return service_levels.save_policy(
+        rt, actor, workspace_id=workspace_id, data=_policy_data(body), policy_id=policy_id
+    )
+
+
+class AutoAckIn(Strict):
+    enabled: bool
+    when_nobody_online: bool = True
+    texts: dict[Annotated[str, Field(max_length=8)], Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=dict
+    )
+    offline_texts: dict[Annotated[str, Field(max_length=8)], Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=dict
+    )
+
+
+@api.get("/workspaces/{workspace_id}/auto-ack", tags=["service levels"])
+def get_auto_ack(workspace_id: int, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    """The automatic acknowledgement outside hours or with nobody online, with the texts in force."""
+    return service_levels.auto_ack_of(rt, actor, workspace_id)
+
+
+@api.put("/workspaces/{workspace_id}/auto-ack", tags=["service levels"])
+def put_auto_ack(workspace_id: int, body: AutoAckIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    return service_levels.set_auto_ack(rt, actor, workspace_id=workspace_id, data=body.model_dump())
 
 
 # --- reports -----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from caredesk.connectors.base import identity_kind
 from caredesk.domain.errors import InvalidInput
 from caredesk.domain.types import ACTIVE_STATUSES, Author, Direction, Status
 from caredesk.domain.watch import WatchSpec, matches
+from caredesk.pipeline.acknowledge import Acknowledge
 from caredesk.pipeline.core import Item, StageContext
 from caredesk.routing import priority as prio
 from caredesk.routing import sla as sla_rules
@@ -345,6 +346,8 @@ class Thread:
                     if conv.status == Status.RESOLVED.value:
                         conv.status, conv.resolved_at, item.reopened = Status.OPEN.value, None, True
                     elif conv.status in (Status.PENDING.value, Status.SNOOZED.value):
+                        if conv.status == Status.PENDING.value:
+                            sla_rules.close_pause(conv, ev.created_at)  # the customer answered
                         conv.status, conv.snoozed_until = Status.OPEN.value, None
                     if conv.language is None and item.triage.get("language"):
                         conv.language = item.triage["language"]
@@ -636,14 +639,14 @@ class StartSla:
     name = "sla"
 
     def process(self, ctx: StageContext, items: list[Item]) -> None:
-        policies: dict[int, list[m.SlaPolicy]] = {}
+        contexts: dict[int, sla_rules.SlaContext] = {}
         for cid in sorted(ctx.touched):
             conv = ctx.session.get(m.Conversation, cid)
             if conv is None:
                 continue
-            if conv.workspace_id not in policies:
-                policies[conv.workspace_id] = sla_rules.policies_for(ctx.session, conv.workspace_id)
-            sla_rules.apply(conv, policies[conv.workspace_id])
+            if conv.workspace_id not in contexts:
+                contexts[conv.workspace_id] = sla_rules.context_for(ctx.session, conv.workspace_id)
+            sla_rules.apply(conv, contexts[conv.workspace_id])
 
 
 class Record:
@@ -703,5 +706,6 @@ def default_stages(triager: Triager | None = None) -> tuple[Any, ...]:
         Prioritize(),
         Route(),
         StartSla(),
+        Acknowledge(),
         Record(),
     )

@@ -109,6 +109,7 @@ class Team(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = _fk("workspaces.id")
     name: Mapped[str] = mapped_column(sa.String(200))
+    calendar_id: Mapped[int | None] = _fk("business_calendars.id", nullable=True)  # the team's hours
     created_at: Mapped[datetime]
 
 
@@ -165,6 +166,7 @@ class Channel(Base):
     next_poll_at: Mapped[datetime | None]  # when the poller fetches again (later after errors, 429)
     poll_failures: Mapped[int] = mapped_column(default=0)  # in a row; reset by a successful fetch
     team_id: Mapped[int | None] = _fk("teams.id", nullable=True)  # default team for new conversations
+    calendar_id: Mapped[int | None] = _fk("business_calendars.id", nullable=True)  # the channel's hours
     enabled: Mapped[bool] = mapped_column(default=True)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime]
@@ -276,6 +278,12 @@ class Conversation(Base):
     first_reply_due_at: Mapped[datetime | None]
     next_reply_due_at: Mapped[datetime | None]
     resolution_due_at: Mapped[datetime | None]
+    # Periods waiting on the customer (status pending): [[start, end or null], ...] as ISO UTC. The
+    # resolution clock stops during them.
+    sla_pauses: Mapped[list[Any]] = mapped_column(default=list)
+    # The closed period ("closed:<next opening>" or "offline:<last presence change>") last acknowledged
+    # automatically: one acknowledgement per conversation per closed period.
+    ack_period: Mapped[str | None] = mapped_column(sa.String(80))
     message_count: Mapped[int] = mapped_column(default=0)
     version: Mapped[int] = mapped_column(default=1)  # bumped on every change (collision guard, caches)
     created_at: Mapped[datetime]
@@ -375,7 +383,35 @@ class SlaPolicy(Base):
     first_reply_minutes: Mapped[int | None]
     next_reply_minutes: Mapped[int | None]
     resolution_minutes: Mapped[int | None]
+    # Business time: the policy's calendar, else the channel's, else the team's; calendar time otherwise.
     business_hours: Mapped[bool] = mapped_column(default=False)
+    calendar_id: Mapped[int | None] = _fk("business_calendars.id", nullable=True)
+
+
+class BusinessCalendarRow(Base):
+    """Working hours: see domain/calendar.py for the rules. `week`: {"mon": [["09:00", "17:00"]], ...}."""
+
+    __tablename__ = "business_calendars"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _fk("workspaces.id")
+    name: Mapped[str] = mapped_column(sa.String(200))
+    time_zone: Mapped[str] = mapped_column(sa.String(64))
+    week: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    holiday_country: Mapped[str | None] = mapped_column(sa.String(8))
+    holiday_subdivision: Mapped[str | None] = mapped_column(sa.String(16))
+    closed_dates: Mapped[list[Any]] = mapped_column(default=list)  # ISO dates
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "time_zone": self.time_zone,
+            "week": self.week,
+            "holiday_country": self.holiday_country,
+            "holiday_subdivision": self.holiday_subdivision,
+            "closed_dates": self.closed_dates,
+        }
 
 
 class Outbox(Base):

@@ -188,6 +188,8 @@ def conversation_summary(
         "waiting_count": c.waiting_count,
         "first_reply_due_at": c.first_reply_due_at,
         "next_reply_due_at": c.next_reply_due_at,
+        "resolution_due_at": c.resolution_due_at,
+        "sla_policy_id": c.sla_policy_id,
         "snoozed_until": c.snoozed_until,
         "resolved_at": c.resolved_at,
         "message_count": c.message_count,
