@@ -97,6 +97,13 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
         ("GET", f"/api/v1/workspaces/{ws}/sla-policies", None, "analyst"),
         ("POST", f"/api/v1/workspaces/{ws}/sla-policies", {"name": "VIP", "position": 5}, "admin"),
         ("PUT", f"/api/v1/workspaces/{ws}/sla-policies/1", {"name": "Default", "position": 9}, "admin"),
+        ("POST", f"/api/v1/workspaces/{ws}/take-next", None, "agent"),
+        (
+            "PUT",
+            f"/api/v1/workspaces/{ws}/agents/{world.agents['agent2']}/capacity",
+            {"max_concurrent": 8},
+            "supervisor",
+        ),
         ("GET", f"/api/v1/workspaces/{ws}/auto-ack", None, "analyst"),
         ("PUT", f"/api/v1/workspaces/{ws}/auto-ack", {"enabled": False}, "admin"),
     ]

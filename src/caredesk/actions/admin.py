@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,6 +16,7 @@ from caredesk.connectors.base import ConnectorSpec
 from caredesk.domain.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from caredesk.domain.types import Presence, Role
 from caredesk.domain.watch import WatchSpec, to_x_rule
+from caredesk.routing.dispatch import dispatch, release_excess, workspaces_of
 from caredesk.routing.priority import DEFAULT_WEIGHTS, validate_weights
 from caredesk.runtime import Runtime
 from caredesk.security.passwords import hash_password, new_token, token_digest, verify_password
@@ -380,7 +381,36 @@ def set_presence(rt: Runtime, actor: Actor, presence: Presence, *, agent_id: int
             agent_id=target,
             presence=presence.value,
         )
+        _rebalance(session, agent, now)
     rt.bus.publish("agents.changed", {"ids": [target]})
+
+
+def set_capacity(rt: Runtime, actor: Actor, *, workspace_id: int, agent_id: int, max_concurrent: int) -> None:
+    """A supervisor sets how many conversations an agent holds at once; the queue follows at once."""
+    if not 0 <= max_concurrent <= 200:
+        raise InvalidInput("max_concurrent: 0 to 200")
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        require(session, actor, workspace_id, Role.SUPERVISOR)
+        _require_member(session, workspace_id, agent_id)
+        agent = get_or_404(session, m.Agent, agent_id, "agent")
+        agent.max_concurrent = max_concurrent
+        record(
+            session, actor, "agent.capacity", workspace_id=workspace_id, at=now, agent_id=agent_id,
+            max_concurrent=max_concurrent,
+        )  # fmt: skip
+        _rebalance(session, agent, now)
+    rt.bus.publish("agents.changed", {"ids": [agent_id]})
+
+
+def _rebalance(session: Session, agent: m.Agent, now: datetime) -> None:
+    """Offline (or over capacity): the agent's waiting customers go back to the queue; then the queue is
+    handed out again in each of the agent's workspaces."""
+    session.flush()
+    release_excess(session, agent, now)
+    session.flush()
+    for workspace_id in workspaces_of(session, agent.id):
+        dispatch(session, workspace_id, now)
 
 
 def create_watch_rule(

@@ -16,6 +16,7 @@ from caredesk.connectors.base import identity_kind
 from caredesk.domain.errors import Conflict, InvalidInput, NotFound
 from caredesk.domain.types import Capability, OutboundReply, OutboxStatus, ReplyContext, Role, Status
 from caredesk.routing import sla as sla_rules
+from caredesk.routing.dispatch import dispatch, load_of, next_for
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 from caredesk.storage import stats
@@ -315,6 +316,9 @@ def assign(
             previous_assignee_id=previous,
             team_id=conv.team_id,
         )
+        if previous is not None and previous != agent_id:
+            session.flush()
+            dispatch(session, conv.workspace_id, now)  # the previous owner has room again
     _changed(rt, conversation_id, "assign")
     return conv
 
@@ -327,7 +331,38 @@ def set_status(
         conv = _conversation(session, actor, conversation_id, Role.AGENT)
         _set_status(session, actor, conv, status, now, snooze_until)
         _touch(conv, now)
+        session.flush()
+        dispatch(session, conv.workspace_id, now)  # a resolved conversation frees its agent's capacity
     _changed(rt, conversation_id, "status")
+    return conv
+
+
+def take_next(rt: Runtime, actor: Actor, workspace_id: int) -> m.Conversation | None:
+    """Manual pull: the agent takes the highest-priority waiting conversation (None when nothing waits)."""
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        require(session, actor, workspace_id, Role.AGENT)
+        if actor.agent_id is None:
+            raise InvalidInput("only an agent can take a conversation")
+        agent: m.Agent = session.get(m.Agent, actor.agent_id, with_for_update=True)  # type: ignore[assignment]
+        if load_of(session, agent.id) >= agent.max_concurrent:
+            raise Conflict(f"you have {agent.max_concurrent} conversations already, your capacity")
+        conv = next_for(session, workspace_id, agent.id)
+        if conv is None:
+            return None
+        conv.assignee_id = agent.id
+        _touch(conv, now)
+        record(
+            session,
+            actor,
+            "conversation.assigned",
+            workspace_id=workspace_id,
+            conversation_id=conv.id,
+            at=now,
+            assignee_id=agent.id,
+            by="take_next",
+        )
+    _changed(rt, conv.id, "assign")
     return conv
 
 
@@ -467,6 +502,26 @@ def merge_contacts(rt: Runtime, actor: Actor, source_id: int, target_id: int) ->
             target_contact_id=target.id,
         )
     return target
+
+
+def dispatch_waiting(rt: Runtime) -> int:
+    """The periodic pass over every workspace's waiting queue (the timers worker, every 30 s)."""
+    now = rt.clock.now()
+    with rt.db.read() as session:
+        workspaces = sorted(
+            set(
+                session.scalars(
+                    sa.select(m.Conversation.workspace_id)
+                    .where(m.Conversation.status == Status.OPEN.value, m.Conversation.assignee_id.is_(None))
+                    .distinct()
+                )
+            )
+        )
+    given = 0
+    for workspace_id in workspaces:
+        with rt.db.write() as session:
+            given += len(dispatch(session, workspace_id, now))
+    return given
 
 
 def release_snoozed(rt: Runtime) -> int:

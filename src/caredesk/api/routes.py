@@ -353,6 +353,32 @@ def get_conversation(conversation_id: int, actor: ActorDep, rt: RtDep) -> dict[s
         return queries.conversation_detail(session, conv)
 
 
+@api.post("/workspaces/{workspace_id}/take-next", tags=["conversations"])
+def post_take_next(workspace_id: int, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    """Manual pull: the highest-priority waiting conversation becomes yours (`conversation` null: none)."""
+    conv = conv_actions.take_next(rt, actor, workspace_id)
+    if conv is None:
+        return {"conversation": None}
+    with rt.db.read() as session:
+        row = get_or_404(session, m.Conversation, conv.id, "conversation")
+        return {"conversation": queries.conversation_detail(session, row)}
+
+
+class CapacityIn(Strict):
+    max_concurrent: Annotated[int, Field(ge=0, le=200)]
+
+
+@api.put("/workspaces/{workspace_id}/agents/{agent_id}/capacity", tags=["agents"])
+def put_capacity(
+    workspace_id: int, agent_id: int, body: CapacityIn, actor: ActorDep, rt: RtDep
+) -> dict[str, Any]:
+    """How many conversations the agent holds at once; over it, the agent's waiting customers are requeued."""
+    admin.set_capacity(
+        rt, actor, workspace_id=workspace_id, agent_id=agent_id, max_concurrent=body.max_concurrent
+    )
+    return {"agent_id": agent_id, "max_concurrent": body.max_concurrent}
+
+
 class ReplyIn(Strict):
     text: Annotated[str, Field(min_length=1, max_length=conv_actions.MAX_REPLY)]
     public: bool | None = None

@@ -18,7 +18,7 @@ from caredesk.pipeline.acknowledge import Acknowledge
 from caredesk.pipeline.core import Item, StageContext
 from caredesk.routing import priority as prio
 from caredesk.routing import sla as sla_rules
-from caredesk.routing.assign import WorkspaceRoster
+from caredesk.routing.dispatch import dispatch
 from caredesk.storage import models as m
 from caredesk.storage import stats
 from caredesk.triage import adapt
@@ -569,70 +569,22 @@ class Prioritize:
 
 
 class Route:
+    """Hands waiting conversations to online agents with room, highest priority first (routing/dispatch)."""
+
     name = "route"
 
     def process(self, ctx: StageContext, items: list[Item]) -> None:
-        rosters: dict[int, WorkspaceRoster] = {}
-        seen: set[int] = set()
-        owners = _previous_owners(
-            ctx,
+        workspaces = sorted(
             {
-                i.conversation.contact_id
+                i.conversation.workspace_id
                 for i in items
-                if i.live and i.conversation and i.conversation.contact_id is not None
-            },
+                if i.live and i.conversation is not None and i.event.direction == Direction.IN
+            }
         )
-        for item in items:
-            conv = item.conversation
-            if not item.live or conv is None or conv.id in seen or item.event.direction != Direction.IN:
-                continue
-            seen.add(conv.id)
-            if conv.assignee_id is not None or conv.status != Status.OPEN.value:
-                continue
-            roster = rosters.get(conv.workspace_id)
-            if roster is None:
-                roster = rosters[conv.workspace_id] = WorkspaceRoster.load(ctx.session, conv.workspace_id)
-            agent_id = roster.choose(
-                team_id=conv.team_id,
-                language=conv.language,
-                sticky_agent_id=_sticky(owners, conv),
-            )
-            if agent_id is None:
-                continue
-            conv.assignee_id = agent_id
-            ctx.session.add(
-                m.Event(
-                    workspace_id=conv.workspace_id,
-                    at=ctx.now,
-                    kind="conversation.assigned",
-                    actor_type="system",
-                    conversation_id=conv.id,
-                    data={"assignee_id": agent_id, "by": "routing"},
-                )
-            )
-
-
-def _previous_owners(ctx: StageContext, contact_ids: set[int | None]) -> dict[int, list[tuple[int, int]]]:
-    """contact -> [(conversation, assignee)] of their assigned conversations, most recent first."""
-    out: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    ids = sorted(c for c in contact_ids if c is not None)
-    for chunk in _chunks(ids):
-        rows = ctx.session.execute(
-            sa.select(m.Conversation.contact_id, m.Conversation.id, m.Conversation.assignee_id)
-            .where(m.Conversation.contact_id.in_(chunk), m.Conversation.assignee_id.is_not(None))
-            .order_by(m.Conversation.last_message_at.desc(), m.Conversation.id.desc())
-        )
-        for contact_id, conv_id, assignee_id in rows:
-            if contact_id is not None and assignee_id is not None:
-                out[contact_id].append((conv_id, assignee_id))
-    return out
-
-
-def _sticky(owners: dict[int, list[tuple[int, int]]], conv: m.Conversation) -> int | None:
-    """The agent who owned this customer's most recent other conversation."""
-    if conv.contact_id is None:
-        return None
-    return next((agent for cid, agent in owners.get(conv.contact_id, []) if cid != conv.id), None)
+        if workspaces:
+            ctx.session.flush()
+        for workspace_id in workspaces:
+            dispatch(ctx.session, workspace_id, ctx.now)
 
 
 class StartSla:

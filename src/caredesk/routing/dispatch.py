@@ -1,0 +1,214 @@
+"""The waiting queue: unassigned open conversations handed to online agents with room, highest priority
+first, then the longest waiting.
+
+Strategies (`workspace.settings["routing"]["strategy"]`): `least_loaded` (default: the agent with the
+lowest share of their capacity in use, preferring the conversation's team and language, the customer's
+previous agent first) and `manual` (nothing is pushed; agents pull with "take next"). A returning
+customer whose previous agent is online waits for that agent, even when the agent is at capacity. The
+dispatcher runs after each pipeline batch, when an agent comes online or frees capacity, and every 30
+seconds. A
+conversation has one owner (`assignee_id`); on PostgreSQL the waiting rows are claimed with
+`FOR UPDATE SKIP LOCKED` and the agents' rows locked, so two processes never give the same conversation
+to two agents or an agent more than their capacity.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from caredesk.domain.types import ACTIVE_STATUSES, Role, Status
+from caredesk.routing.assign import WorkspaceRoster
+from caredesk.storage import models as m
+
+STRATEGIES = ("least_loaded", "manual")
+_BATCH = 500
+
+
+def strategy_of(settings: dict[str, object] | None) -> str:
+    raw = (settings or {}).get("routing")
+    value = raw.get("strategy") if isinstance(raw, dict) else None
+    return str(value) if value in STRATEGIES else "least_loaded"
+
+
+def waiting_query(workspace_ids: Iterable[int]) -> sa.Select[m.Conversation]:
+    """Open, unassigned conversations with a customer waiting, in the order they are to be taken."""
+    return (
+        sa.select(m.Conversation)
+        .where(
+            m.Conversation.workspace_id.in_(list(workspace_ids)),
+            m.Conversation.status == Status.OPEN.value,
+            m.Conversation.assignee_id.is_(None),
+            m.Conversation.waiting_since.is_not(None),
+        )
+        .order_by(
+            m.Conversation.priority.desc(),
+            m.Conversation.waiting_since,
+            m.Conversation.id,
+        )
+    )
+
+
+def previous_owners(session: Session, contact_ids: Iterable[int | None]) -> dict[int, list[tuple[int, int]]]:
+    """contact -> [(conversation, assignee)] of their assigned conversations, most recent first."""
+    out: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    ids = sorted({c for c in contact_ids if c is not None})
+    for start in range(0, len(ids), _BATCH):
+        rows = session.execute(
+            sa.select(m.Conversation.contact_id, m.Conversation.id, m.Conversation.assignee_id)
+            .where(
+                m.Conversation.contact_id.in_(ids[start : start + _BATCH]),
+                m.Conversation.assignee_id.is_not(None),
+            )
+            .order_by(m.Conversation.last_message_at.desc(), m.Conversation.id.desc())
+        )
+        for contact_id, conv_id, assignee_id in rows:
+            if contact_id is not None and assignee_id is not None:
+                out[contact_id].append((conv_id, assignee_id))
+    return out
+
+
+def sticky_agent(owners: dict[int, list[tuple[int, int]]], conv: m.Conversation) -> int | None:
+    """The agent who owned this customer's most recent other conversation."""
+    if conv.contact_id is None:
+        return None
+    return next((agent for cid, agent in owners.get(conv.contact_id, []) if cid != conv.id), None)
+
+
+def _lock_agents(session: Session, workspace_id: int) -> None:
+    """PostgreSQL: hold the workspace's agent rows until commit, so loads cannot change under us."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: the write transaction already holds the database's single write lock
+    session.execute(
+        sa.select(m.Agent.id)
+        .join(m.Membership, m.Membership.agent_id == m.Agent.id)
+        .where(m.Membership.workspace_id == workspace_id)
+        .order_by(m.Agent.id)
+        .with_for_update(of=m.Agent)
+    ).all()
+
+
+def dispatch(session: Session, workspace_id: int, now: datetime) -> list[tuple[int, int]]:
+    """Assign waiting conversations of one workspace; returns [(conversation, agent)] in the order given."""
+    ws = session.get(m.Workspace, workspace_id)
+    if ws is None or strategy_of(ws.settings) == "manual":
+        return []
+    _lock_agents(session, workspace_id)
+    roster = WorkspaceRoster.load(session, workspace_id)
+    if not any(c.load < c.capacity for c in roster.candidates.values()):
+        return []
+    query = waiting_query([workspace_id]).limit(_BATCH)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    waiting = list(session.scalars(query))
+    owners = previous_owners(session, (c.contact_id for c in waiting))
+    given: list[tuple[int, int]] = []
+    for conv in waiting:
+        sticky = sticky_agent(owners, conv)
+        if sticky is not None and sticky in roster.candidates and not roster.has_room(sticky):
+            continue  # kept for the customer's own agent, who is online: theirs when they have room
+        agent_id = roster.choose(team_id=conv.team_id, language=conv.language, sticky_agent_id=sticky)
+        if agent_id is None:
+            break  # nobody has room: the rest wait, in order
+        conv.assignee_id = agent_id
+        conv.updated_at = now
+        conv.version = (conv.version or 1) + 1
+        given.append((conv.id, agent_id))
+    if given:
+        session.execute(
+            sa.insert(m.Event),
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "at": now,
+                    "kind": "conversation.assigned",
+                    "actor_type": "system",
+                    "actor_id": None,
+                    "conversation_id": cid,
+                    "message_id": None,
+                    "data": {"assignee_id": agent_id, "by": "routing"},
+                }
+                for cid, agent_id in given
+            ],
+        )
+    return given
+
+
+def next_for(session: Session, workspace_id: int, agent_id: int) -> m.Conversation | None:
+    """"Take next": the highest-priority waiting conversation, leaving those kept for another online agent
+    (a returning customer's own agent)."""
+    online = set(
+        session.scalars(
+            sa.select(m.Agent.id)
+            .join(m.Membership, m.Membership.agent_id == m.Agent.id)
+            .where(m.Membership.workspace_id == workspace_id, m.Agent.active, m.Agent.presence == "online")
+        )
+    )
+    query = waiting_query([workspace_id]).limit(_BATCH)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    waiting = list(session.scalars(query))
+    owners = previous_owners(session, (c.contact_id for c in waiting))
+    for conv in waiting:
+        sticky = sticky_agent(owners, conv)
+        if sticky is None or sticky == agent_id or sticky not in online:
+            return conv
+    return None
+
+
+def load_of(session: Session, agent_id: int) -> int:
+    return int(
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(m.Conversation)
+            .where(
+                m.Conversation.assignee_id == agent_id,
+                m.Conversation.status.in_([s.value for s in ACTIVE_STATUSES]),
+            )
+        )
+        or 0
+    )
+
+
+def release_excess(session: Session, agent: m.Agent, now: datetime) -> list[int]:
+    """An agent gone offline, or over a lowered capacity: their open conversations with a customer waiting
+    go back to the queue (all of them when offline; the lowest-priority excess otherwise)."""
+    active = list(
+        session.scalars(
+            sa.select(m.Conversation)
+            .where(
+                m.Conversation.assignee_id == agent.id,
+                m.Conversation.status.in_([s.value for s in ACTIVE_STATUSES]),
+            )
+            .order_by(m.Conversation.priority, m.Conversation.waiting_since.desc(), m.Conversation.id.desc())
+        )
+    )
+    movable = [c for c in active if c.status == Status.OPEN.value and c.waiting_since is not None]
+    if agent.presence != "offline":  # online or away: only what is over capacity
+        movable = movable[: max(0, len(active) - agent.max_concurrent)]
+    for conv in movable:
+        conv.assignee_id = None
+        conv.updated_at = now
+        conv.version = (conv.version or 1) + 1
+        session.add(
+            m.Event(
+                workspace_id=conv.workspace_id,
+                at=now,
+                kind="conversation.assigned",
+                actor_type="system",
+                conversation_id=conv.id,
+                data={"assignee_id": None, "previous_assignee_id": agent.id, "by": "routing"},
+            )
+        )
+    return [c.id for c in movable]
+
+
+def workspaces_of(session: Session, agent_id: int) -> list[int]:
+    rows = session.execute(
+        sa.select(m.Membership.workspace_id, m.Membership.role).where(m.Membership.agent_id == agent_id)
+    ).all()
+    return sorted(ws for ws, role in rows if Role(role).allows(Role.AGENT))
