@@ -54,6 +54,12 @@ def _active_loads(session: Session) -> dict[int, int]:
     return {int(a): int(n) for a, n in rows}
 
 
+def _light(workspace_id: int) -> sa.Select[Any]:
+    """The waiting queue in its order, only the columns the checks read."""
+    query = dispatch_module.waiting_query([workspace_id])
+    return query.with_only_columns(m.Conversation.id, m.Conversation.priority, m.Conversation.contact_id)
+
+
 class Checker:
     """Wraps the dispatcher: after every call, in its own transaction, the invariants must hold."""
 
@@ -65,14 +71,14 @@ class Checker:
 
     def __call__(self, session: Session, workspace_id: int, now: datetime) -> list[tuple[int, int]]:
         # Who was the customer's agent, and were they online, before this call assigns anything.
-        waiting_before = list(session.scalars(dispatch_module.waiting_query([workspace_id])))
+        waiting_before = list(session.execute(_light(workspace_id)))
         owners = dispatch_module.previous_owners(session, (c.contact_id for c in waiting_before))
         online = set(
             session.scalars(
                 sa.select(m.Agent.id).where(m.Agent.presence == Presence.ONLINE.value, m.Agent.active)
             )
         )
-        sticky = {c.id: dispatch_module.sticky_agent(owners, c) for c in waiting_before}
+        sticky = {c.id: dispatch_module.sticky_agent(owners, c) for c in waiting_before}  # type: ignore[arg-type]
         given = self.original(session, workspace_id, now)
         self.calls += 1
         self.given += len(given)
@@ -92,7 +98,7 @@ class Checker:
             lowest_given = min(priorities[cid] for cid, _ in given)
             left = [
                 c
-                for c in session.scalars(dispatch_module.waiting_query([workspace_id]))
+                for c in session.execute(_light(workspace_id))
                 if not (sticky.get(c.id) in online and sticky.get(c.id) is not None)
             ]
             if left:
