@@ -97,6 +97,9 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
         ("GET", f"/api/v1/workspaces/{ws}/sla-policies", None, "analyst"),
         ("POST", f"/api/v1/workspaces/{ws}/sla-policies", {"name": "VIP", "position": 5}, "admin"),
         ("PUT", f"/api/v1/workspaces/{ws}/sla-policies/1", {"name": "Default", "position": 9}, "admin"),
+        ("POST", f"/api/v1/conversations/{conv}/checks", {"text": "On its way"}, "agent"),
+        ("GET", f"/api/v1/workspaces/{ws}/policy", None, "analyst"),
+        ("PUT", f"/api/v1/workspaces/{ws}/policy", {"words": ["guaranteed"]}, "admin"),
         ("POST", f"/api/v1/workspaces/{ws}/take-next", None, "agent"),
         (
             "PUT",

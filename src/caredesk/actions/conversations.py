@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from caredesk.actions import reply_checks
 from caredesk.actions.base import Actor, get_or_404, record, require
 from caredesk.connectors import length, registry
 from caredesk.connectors.base import identity_kind
@@ -72,11 +73,19 @@ def reply(
             kind = "public" if visibility_public else "private"
             raise InvalidInput(f"{spec.display_name} channels cannot send {kind} replies")
         rule = spec.length_rule.public if visibility_public else spec.length_rule.private
-        counted = length.count(rule, text)
-        if not counted.valid:
-            raise InvalidInput(
-                f"reply is {counted.length} {counted.unit} long; {spec.display_name} allows {counted.limit}"
-            )
+        findings = reply_checks.check(
+            text,
+            reply_checks.ReplyTarget(
+                public=visibility_public,
+                rule=rule,
+                network=spec.display_name,
+                can_private=Capability.PRIVATE_REPLY in spec.capabilities,
+                language=conv.language,
+            ),
+            _policy_rules(session, conv.workspace_id),
+        )
+        if reply_checks.blocking(findings):
+            raise reply_checks.ChecksFailed(findings)
         key = uuid.uuid4().hex
         request = OutboundReply(
             idempotency_key=key,
@@ -156,6 +165,48 @@ def reply(
     rt.outbox_ready.set()
     _changed(rt, conversation_id, "reply")
     return msg
+
+
+def _policy_rules(session: Session, workspace_id: int) -> dict[str, Any]:
+    ws = session.get(m.Workspace, workspace_id)
+    return dict((ws.settings or {}).get("policy") or {}) if ws else {}
+
+
+def check_reply(
+    rt: Runtime,
+    actor: Actor,
+    conversation_id: int,
+    text: str,
+    *,
+    public: bool | None = None,
+    in_reply_to_message_id: int | None = None,
+) -> dict[str, Any]:
+    """The reply checks for a draft, as the composer shows them; nothing is written."""
+    with rt.db.read() as session:
+        conv = _conversation(session, actor, conversation_id, Role.AGENT)
+        channel: m.Channel = session.get(m.Channel, conv.channel_id)  # type: ignore[assignment]
+        spec = registry.get(channel.connector).spec
+        target = _reply_target(session, conv, in_reply_to_message_id, public)
+        visibility_public = (target.is_public if target else conv.is_public) if public is None else public
+        rule = spec.length_rule.public if visibility_public else spec.length_rule.private
+        findings = reply_checks.check(
+            text,
+            reply_checks.ReplyTarget(
+                public=visibility_public,
+                rule=rule,
+                network=spec.display_name,
+                can_private=Capability.PRIVATE_REPLY in spec.capabilities,
+                language=conv.language,
+            ),
+            _policy_rules(session, conv.workspace_id),
+        )
+        counted = length.count(rule, text)
+    return {
+        "ok": not reply_checks.blocking(findings),
+        "public": visibility_public,
+        "length": {"length": counted.length, "limit": counted.limit, "unit": counted.unit},
+        "findings": [f.view() for f in findings],
+    }
 
 
 def _prepare(rt: Runtime, channel: m.Channel, request: OutboundReply, context: ReplyContext) -> OutboundReply:

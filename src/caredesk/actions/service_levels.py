@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -244,3 +245,22 @@ def set_auto_ack(rt: Runtime, actor: Actor, *, workspace_id: int, data: dict[str
             enabled=data.get("enabled"),
         )
         return acknowledge.settings_of(settings)
+
+
+def set_policy(
+    rt: Runtime, actor: Actor, *, workspace_id: int, words: list[str], patterns: list[str]
+) -> dict[str, Any]:
+    """The workspace's policy words and patterns (regular expressions), checked in every public reply."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise InvalidInput(f"pattern {pattern!r} is not a regular expression: {exc}") from None
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        require(session, actor, workspace_id, Role.ADMIN)
+        ws = get_or_404(session, m.Workspace, workspace_id, "workspace")
+        policy = {"words": sorted(set(words)), "patterns": list(dict.fromkeys(patterns))}
+        ws.settings = {**(ws.settings or {}), "policy": policy}
+        record(session, actor, "workspace.policy", workspace_id=workspace_id, at=now, words=len(words))
+        return policy

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from caredesk import __version__
+from caredesk.actions.reply_checks import ChecksFailed
 from caredesk.api.routes import api, hooks
 from caredesk.domain.errors import CaredeskError
 from caredesk.runtime import Runtime
@@ -58,7 +60,10 @@ def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
 
     @app.exception_handler(CaredeskError)
     async def domain_error(_request: Request, exc: CaredeskError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+        body: dict[str, Any] = {"detail": exc.message}
+        if isinstance(exc, ChecksFailed):
+            body["checks"] = [f.view() for f in exc.findings]
+        return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from caredesk.actions import admin, intake, service_levels
+from caredesk.actions import admin, intake, reply_checks, service_levels
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor, get_or_404, require, role_in
 from caredesk.analytics.kpis import kpis
@@ -384,10 +384,25 @@ class ReplyIn(Strict):
     public: bool | None = None
     in_reply_to_message_id: int | None = None
     resolve: bool = False
+    move_to_private: bool = False
+    public_note: Annotated[str, Field(min_length=1, max_length=280)] | None = None
 
 
 @api.post("/conversations/{conversation_id}/replies", tags=["conversations"], status_code=202)
 def post_reply(conversation_id: int, body: ReplyIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    """Queue a reply after its checks (422 with `checks` when one blocks it). `move_to_private` sends the
+    text as a private message and a short public note saying so: the fix for personal data in public."""
+    if body.move_to_private:
+        private = conv_actions.reply(
+            rt, actor, conversation_id, body.text, public=False,
+            in_reply_to_message_id=body.in_reply_to_message_id, resolve=body.resolve,
+        )  # fmt: skip
+        note = body.public_note or reply_checks.MOVED_NOTES.get(
+            (private.language or _conversation_language(rt, conversation_id) or "en")[:2],
+            reply_checks.MOVED_NOTES["en"],
+        )
+        public = conv_actions.reply(rt, actor, conversation_id, note, public=True)
+        return {**queries.message_view(private), "public_note": queries.message_view(public)}
     msg = conv_actions.reply(
         rt,
         actor,
@@ -398,6 +413,32 @@ def post_reply(conversation_id: int, body: ReplyIn, actor: ActorDep, rt: RtDep) 
         resolve=body.resolve,
     )
     return queries.message_view(msg)
+
+
+def _conversation_language(rt: Runtime, conversation_id: int) -> str | None:
+    with rt.db.read() as session:
+        conv = session.get(m.Conversation, conversation_id)
+        return conv.language if conv else None
+
+
+class CheckIn(Strict):
+    text: Annotated[str, Field(min_length=1, max_length=conv_actions.MAX_REPLY)]
+    public: bool | None = None
+    in_reply_to_message_id: int | None = None
+
+
+@api.post("/conversations/{conversation_id}/checks", tags=["conversations"])
+def post_checks(conversation_id: int, body: CheckIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    """The reply checks of a draft (length and thread split, personal data in public with the move-to-private
+    fix, policy words, spelling with suggestions), all at once; nothing is sent."""
+    return conv_actions.check_reply(
+        rt,
+        actor,
+        conversation_id,
+        body.text,
+        public=body.public,
+        in_reply_to_message_id=body.in_reply_to_message_id,
+    )
 
 
 class NoteIn(Strict):
@@ -589,6 +630,31 @@ def put_sla_policy(
 ) -> dict[str, Any]:
     return service_levels.save_policy(
         rt, actor, workspace_id=workspace_id, data=_policy_data(body), policy_id=policy_id
+    )
+
+
+class PolicyIn(Strict):
+    words: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=500)] = (
+        Field(default_factory=list)
+    )
+    patterns: Annotated[list[Annotated[str, Field(min_length=1, max_length=300)]], Field(max_length=100)] = (
+        Field(default_factory=list)
+    )
+
+
+@api.get("/workspaces/{workspace_id}/policy", tags=["service levels"])
+def get_policy(workspace_id: int, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    """Words and patterns a public reply must never contain."""
+    with rt.db.read() as session:
+        require(session, actor, workspace_id, Role.ANALYST)
+        ws = get_or_404(session, m.Workspace, workspace_id, "workspace")
+        return {"words": [], "patterns": [], **dict((ws.settings or {}).get("policy") or {})}
+
+
+@api.put("/workspaces/{workspace_id}/policy", tags=["service levels"])
+def put_policy(workspace_id: int, body: PolicyIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    return service_levels.set_policy(
+        rt, actor, workspace_id=workspace_id, words=body.words, patterns=body.patterns
     )
 
 

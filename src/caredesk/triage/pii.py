@@ -1005,6 +1005,7 @@ _COMPANY_BEFORE = re.compile(
     r"|número|numéro|numero)\W+){0,3}$",
     re.IGNORECASE,
 )
+_SECOND_PERSON = re.compile(r"(?<!\w)(?:you|dich|dig|vous|te|ti|je|jou|u|dir|lhe|le)(?!\w)", re.IGNORECASE)
 _COMPANY_AFTER = re.compile(
     r"\s*(?:\(\s*|,\s*)?(?:(?:your|su|sua|votre|vostro|ihre|jeres|deres|jullie|our)\s+\w*\s*(?:line|línea|linha|linea"
     r"|ligne|hotline|helpline|nummer|número|numéro|numero)|from\s+abroad|hotline|helpline"
@@ -1067,7 +1068,7 @@ def _company_number(raw: str, regions: list[str], region_hint: str | None) -> bo
 
 
 def _find_phones(
-    text: str, region_hint: str | None, *, in_reply: bool = False
+    text: str, region_hint: str | None, *, in_reply: bool = False, brand: bool = False
 ) -> list[tuple[int, int, float]]:
     regions: list[str] = []
     if region_hint:
@@ -1097,8 +1098,9 @@ def _find_phones(
             and not text[end : len(text) if line_end < 0 else line_end].strip()
         )
         before = text[max(0, start - 40, line_start if not own_line else 0) : start]
-        if _COMPANY_BEFORE.search(before):
-            continue
+        company = _COMPANY_BEFORE.search(before)
+        if company and not (brand and _SECOND_PERSON.search(company.group())):
+            continue  # the company's own line; in the brand's own text, "call you on" is the customer's
         if _NOT_PHONE_CONTEXT.search(before) and not (
             # "new phone number for my account: (415) 555-0132"
             _NANP_SHAPE.fullmatch(raw) and _PHONE_CONTEXT.search(before)
@@ -1239,8 +1241,9 @@ _ADDRESS_WORD_TRIGGER = re.compile(r"addr|adres|anschrift|direcc|morada|endereç
 _PHONE_TRIGGER = re.compile(r"\d(?:[ \u00a0.\-–/()\uff0d\u2010\u2011]{0,2}\d){6}")
 
 
-def find_pii(text: str, *, region_hint: str | None = None) -> list[PiiSpan]:
-    """Personal data in `text`, sorted by start; spans never overlap."""
+def find_pii(text: str, *, region_hint: str | None = None, brand: bool = False) -> list[PiiSpan]:
+    """Personal data in `text`, sorted by start; spans never overlap. `brand`: the text is the brand's own
+    (a reply), so "we will call you on ..." names the customer's number, not the company's."""
     candidates: list[tuple[str, int, int, float]] = []
     lower = text.lower()
     if "@" in text:
@@ -1267,7 +1270,7 @@ def find_pii(text: str, *, region_hint: str | None = None) -> list[PiiSpan]:
             )
 
         if _PHONE_TRIGGER.search(text):
-            candidates.extend(("phone", s, e, c) for s, e, c in _find_phones(text, region_hint))
+            candidates.extend(("phone", s, e, c) for s, e, c in _find_phones(text, region_hint, brand=brand))
         candidates.extend(("address", s, e, c) for s, e, c in _find_addresses(text, lower))
     if "\n" in text and (":" in text or "：" in text):
         candidates.extend((kind, s, e, 0.8) for kind, s, e in _find_in_transcript(text, region_hint))
