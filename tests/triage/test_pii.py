@@ -26,6 +26,8 @@ BLIND3 = Path(__file__).parent / "data" / "pii_blind3.jsonl"
 # one docs/triage.md publishes. Improve the detector from its misses only together with a new blind set,
 # measured after the change.
 BLIND4 = Path(__file__).parent / "data" / "pii_blind4.jsonl"
+# The seventh, written blind in more languages and styles, also untouched.
+BLIND5 = Path(__file__).parent / "data" / "pii_blind5.jsonl"
 
 
 def _found(text: str, region_hint: str | None = None) -> list[tuple[str, str]]:
@@ -405,6 +407,7 @@ def evaluate(path: Path = DATA) -> tuple[Counter[str], Counter[str], Counter[str
         (BLIND2, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja"}),
         (BLIND3, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja"}),
         (BLIND4, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja", "hi"}),
+        (BLIND5, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja", "hi"}),
     ],
 )
 def test_labelled_set_is_well_formed(path: Path, languages: set[str]) -> None:
@@ -462,4 +465,11 @@ def test_untouched_blind_set() -> None:
     # Measured before any rule was changed for it: recall 0.906, precision 0.935 (the acceptance asks 0.95).
     gold_n, recalled, pred_n, correct = evaluate(BLIND4)
     assert sum(recalled.values()) / sum(gold_n.values()) >= 0.90
+    assert sum(correct.values()) / max(1, sum(pred_n.values())) >= 0.93
+
+
+def test_second_untouched_blind_set() -> None:
+    # Measured before any rule was changed for it: recall 0.742, precision 0.938.
+    gold_n, recalled, pred_n, correct = evaluate(BLIND5)
+    assert sum(recalled.values()) / sum(gold_n.values()) >= 0.74
     assert sum(correct.values()) / max(1, sum(pred_n.values())) >= 0.93
