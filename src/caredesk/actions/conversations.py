@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from caredesk.actions import reply_checks
 from caredesk.actions.base import Actor, get_or_404, record, require
 from caredesk.connectors import length, registry
-from caredesk.connectors.base import identity_kind
+from caredesk.connectors.base import ConnectorSpec, identity_kind
 from caredesk.domain.errors import Conflict, InvalidInput, NotFound
 from caredesk.domain.types import Capability, OutboundReply, OutboxStatus, ReplyContext, Role, Status
 from caredesk.routing import sla as sla_rules
@@ -54,8 +54,9 @@ def reply(
 ) -> m.Message:
     """Queue a reply: an outbound message row and an outbox item, written together. The sender publishes.
 
-    Refused before anything is written when the channel cannot send it: the wrong visibility, too long
-    for the network's counting rule, or outside a window the connector enforces (`Connector.prepare`)."""
+    Refused before anything is written when the channel cannot send it (the wrong visibility, outside a
+    window the connector enforces: `Connector.prepare`) or when a reply check blocks it (too long for the
+    network, personal data or a policy word in public: `reply_checks.ChecksFailed`)."""
     text = text.strip()
     if not text:
         raise InvalidInput("reply text is empty")
@@ -64,28 +65,14 @@ def reply(
     now = rt.clock.now()
     with rt.db.write() as session:
         conv = _conversation(session, actor, conversation_id, Role.AGENT)
-        channel: m.Channel = session.get(m.Channel, conv.channel_id)  # type: ignore[assignment]
-        spec = registry.get(channel.connector).spec
-        target = _reply_target(session, conv, in_reply_to_message_id, public)
-        visibility_public = (target.is_public if target else conv.is_public) if public is None else public
+        draft = _draft(session, conv, text, public, in_reply_to_message_id)
+        channel, spec, target, visibility_public = draft.channel, draft.spec, draft.target, draft.public
         needed = Capability.PUBLIC_REPLY if visibility_public else Capability.PRIVATE_REPLY
         if needed not in spec.capabilities:
             kind = "public" if visibility_public else "private"
             raise InvalidInput(f"{spec.display_name} channels cannot send {kind} replies")
-        rule = spec.length_rule.public if visibility_public else spec.length_rule.private
-        findings = reply_checks.check(
-            text,
-            reply_checks.ReplyTarget(
-                public=visibility_public,
-                rule=rule,
-                network=spec.display_name,
-                can_private=Capability.PRIVATE_REPLY in spec.capabilities,
-                language=conv.language,
-            ),
-            _policy_rules(session, conv.workspace_id),
-        )
-        if reply_checks.blocking(findings):
-            raise reply_checks.ChecksFailed(findings)
+        if reply_checks.blocking(draft.findings):
+            raise reply_checks.ChecksFailed(draft.findings)
         key = uuid.uuid4().hex
         request = OutboundReply(
             idempotency_key=key,
@@ -184,29 +171,47 @@ def check_reply(
     """The reply checks for a draft, as the composer shows them; nothing is written."""
     with rt.db.read() as session:
         conv = _conversation(session, actor, conversation_id, Role.AGENT)
-        channel: m.Channel = session.get(m.Channel, conv.channel_id)  # type: ignore[assignment]
-        spec = registry.get(channel.connector).spec
-        target = _reply_target(session, conv, in_reply_to_message_id, public)
-        visibility_public = (target.is_public if target else conv.is_public) if public is None else public
-        rule = spec.length_rule.public if visibility_public else spec.length_rule.private
-        findings = reply_checks.check(
-            text,
-            reply_checks.ReplyTarget(
-                public=visibility_public,
-                rule=rule,
-                network=spec.display_name,
-                can_private=Capability.PRIVATE_REPLY in spec.capabilities,
-                language=conv.language,
-            ),
-            _policy_rules(session, conv.workspace_id),
-        )
-        counted = length.count(rule, text)
+        draft = _draft(session, conv, text, public, in_reply_to_message_id)
+    counted = length.count(draft.rule, text)
     return {
-        "ok": not reply_checks.blocking(findings),
-        "public": visibility_public,
+        "ok": not reply_checks.blocking(draft.findings),
+        "public": draft.public,
         "length": {"length": counted.length, "limit": counted.limit, "unit": counted.unit},
-        "findings": [f.view() for f in findings],
+        "findings": [f.view() for f in draft.findings],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    channel: m.Channel
+    spec: ConnectorSpec
+    target: _Target | None
+    public: bool
+    rule: str
+    findings: list[reply_checks.Finding]
+
+
+def _draft(
+    session: Session, conv: m.Conversation, text: str, public: bool | None, in_reply_to_message_id: int | None
+) -> _Draft:
+    """Where a reply would go, and its checks (actions/reply_checks.py)."""
+    channel: m.Channel = session.get(m.Channel, conv.channel_id)  # type: ignore[assignment]
+    spec = registry.get(channel.connector).spec
+    target = _reply_target(session, conv, in_reply_to_message_id, public)
+    visibility_public = (target.is_public if target else conv.is_public) if public is None else public
+    rule = spec.length_rule.public if visibility_public else spec.length_rule.private
+    findings = reply_checks.check(
+        text,
+        reply_checks.ReplyTarget(
+            public=visibility_public,
+            rule=rule,
+            network=spec.display_name,
+            can_private=Capability.PRIVATE_REPLY in spec.capabilities,
+            language=conv.language,
+        ),
+        _policy_rules(session, conv.workspace_id),
+    )
+    return _Draft(channel, spec, target, visibility_public, rule, findings)
 
 
 def _prepare(rt: Runtime, channel: m.Channel, request: OutboundReply, context: ReplyContext) -> OutboundReply:
