@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from caredesk.actions import conversations as conv_actions
 from caredesk.actions import intake
 from caredesk.api.app import create_app
 from caredesk.domain.clock import FrozenClock
@@ -156,3 +157,52 @@ def test_bad_calendars_change_nothing(
     assert 400 <= r.status_code < 500 and message in r.text, r.text
     with rt.db.read() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(m.BusinessCalendarRow)) == 0
+
+
+def _events(rt: Runtime, kind: str) -> list[dict[str, object]]:
+    with rt.db.read() as session:
+        return [
+            dict(d)
+            for d in session.scalars(sa.select(m.Event.data).where(m.Event.kind == kind).order_by(m.Event.id))
+        ]
+
+
+def test_warning_then_breach_once_each_with_escalation(rt: Runtime, world: World, client: TestClient) -> None:
+    rt.clock = FrozenClock(_t("2026-12-01T10:00+01:00"))
+    admin_h, ws = _headers(world, "admin"), world.ws.id
+    policy = _default_policy(rt, world)
+    r = client.put(
+        f"/api/v1/workspaces/{ws}/sla-policies/{policy}",
+        json={
+            "name": "Default",
+            "first_reply_minutes": 60,
+            "warn_before_minutes": 10,
+            "escalation": {"raise_priority": 20, "reassign": True, "notify_supervisors": True},
+        },
+        headers=admin_h,
+    )
+    assert r.status_code == 200 and r.json()["escalation"]["raise_priority"] == 20, r.text
+    conv = _message(rt, world, "m1", "2026-12-01T10:00+01:00")
+    with rt.db.write() as session:  # owned by an agent who is not online
+        row = session.get(m.Conversation, conv)
+        assert row is not None
+        row.assignee_id = world.agents["agent"]
+        before = row.priority
+    for at, warnings, breaches in [
+        ("2026-12-01T10:49+01:00", 0, 0),
+        ("2026-12-01T10:51+01:00", 1, 0),
+        ("2026-12-01T10:55+01:00", 1, 0),  # not again
+        ("2026-12-01T11:00+01:00", 1, 1),
+        ("2026-12-01T11:30+01:00", 1, 1),  # not again
+    ]:
+        rt.clock = FrozenClock(_t(at))
+        conv_actions.watch_slas(rt)
+        assert (len(_events(rt, "sla.warning")), len(_events(rt, "sla.breached"))) == (warnings, breaches), at
+    (breach,) = _events(rt, "sla.breached")
+    assert breach["clock"] == "first_reply" and breach["raised_priority"] == 20
+    assert breach["unassigned"] == world.agents["agent"]
+    assert breach["notified"] == sorted([world.agents["supervisor"], world.agents["admin"]])
+    with rt.db.read() as session:
+        row = session.get(m.Conversation, conv)
+        assert row is not None and row.priority == min(100, before + 20) and row.assignee_id is None
+        assert row.priority_reasons[-1] == {"signal": "sla_breach", "points": 20}

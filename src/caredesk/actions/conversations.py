@@ -17,6 +17,7 @@ from caredesk.connectors.base import ConnectorSpec, identity_kind
 from caredesk.domain.errors import Conflict, InvalidInput, NotFound
 from caredesk.domain.types import Capability, OutboundReply, OutboxStatus, ReplyContext, Role, Status
 from caredesk.routing import sla as sla_rules
+from caredesk.routing import sla_watch
 from caredesk.routing.dispatch import dispatch, load_of, next_for
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
@@ -558,6 +559,16 @@ def merge_contacts(rt: Runtime, actor: Actor, source_id: int, target_id: int) ->
             target_contact_id=target.id,
         )
     return target
+
+
+def watch_slas(rt: Runtime) -> int:
+    """The periodic SLA scan (routing/sla_watch.py): warnings, breaches and their escalation."""
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        notices = sla_watch.scan(session, now)
+    for notice in notices:
+        rt.bus.publish(notice["kind"], notice)
+    return len(notices)
 
 
 def dispatch_waiting(rt: Runtime) -> int:

@@ -141,6 +141,8 @@ def policy_out(row: m.SlaPolicy) -> dict[str, Any]:
         "resolution_minutes": row.resolution_minutes,
         "business_hours": row.business_hours,
         "calendar_id": row.calendar_id,
+        "warn_before_minutes": row.warn_before_minutes,
+        "escalation": row.escalation,
     }
 
 
@@ -186,6 +188,8 @@ def save_policy(
         business = data.get("business_hours")
         row.business_hours = calendar_id is not None if business is None else bool(business)
         row.calendar_id = calendar_id
+        row.warn_before_minutes = int(data.get("warn_before_minutes", 10))
+        row.escalation = dict(data.get("escalation") or {})
         session.flush()
         recompute(session, workspace_id)
         kind = "sla_policy.created" if policy_id is None else "sla_policy.updated"

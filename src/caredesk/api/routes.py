@@ -576,6 +576,12 @@ class SlaMatchIn(Strict):
 Minutes = Annotated[int, Field(ge=1, le=525_600)]
 
 
+class EscalationIn(Strict):
+    raise_priority: Annotated[int, Field(ge=0, le=50)] = 0
+    reassign: bool = False
+    notify_supervisors: bool = False
+
+
 class SlaPolicyIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     position: Annotated[int, Field(ge=0, le=10_000)] = 0
@@ -585,11 +591,14 @@ class SlaPolicyIn(Strict):
     resolution_minutes: Minutes | None = None
     business_hours: bool | None = None  # default: business time when a calendar is named
     calendar_id: int | None = None
+    warn_before_minutes: Annotated[int, Field(ge=0, le=1440)] = 10
+    escalation: EscalationIn = Field(default_factory=EscalationIn)
 
 
 def _policy_data(body: SlaPolicyIn) -> dict[str, Any]:
     data = body.model_dump()
     data["match"] = body.match.model_dump(exclude_none=True)
+    data["escalation"] = body.escalation.model_dump()
     return data
 
 

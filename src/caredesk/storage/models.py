@@ -284,6 +284,8 @@ class Conversation(Base):
     # The closed period ("closed:<next opening>" or "offline:<last presence change>") last acknowledged
     # automatically: one acknowledgement per conversation per closed period.
     ack_period: Mapped[str | None] = mapped_column(sa.String(80))
+    # Warnings and breaches already raised, per clock: {"first_reply": {"due": iso, "warned": true, ...}}
+    sla_alerts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     message_count: Mapped[int] = mapped_column(default=0)
     version: Mapped[int] = mapped_column(default=1)  # bumped on every change (collision guard, caches)
     created_at: Mapped[datetime]
@@ -386,6 +388,9 @@ class SlaPolicy(Base):
     # Business time: the policy's calendar, else the channel's, else the team's; calendar time otherwise.
     business_hours: Mapped[bool] = mapped_column(default=False)
     calendar_id: Mapped[int | None] = _fk("business_calendars.id", nullable=True)
+    warn_before_minutes: Mapped[int] = mapped_column(default=10)  # minutes before a due time
+    # What a breach does: {"raise_priority": points, "reassign": bool, "notify_supervisors": bool}
+    escalation: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class BusinessCalendarRow(Base):

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from caredesk.actions.conversations import dispatch_waiting, release_snoozed
+from caredesk.actions.conversations import dispatch_waiting, release_snoozed, watch_slas
 from caredesk.pipeline.runner import Pipeline
 from caredesk.runtime import Runtime
 from caredesk.workers.poller import Poller
@@ -62,7 +62,12 @@ class Workers:
             ("intake", lambda: self.pipeline.run_once().processed, self.rt.intake_ready, self.idle_wait),
             ("sender", self.sender.run_once, self.rt.outbox_ready, self.idle_wait),
             ("poller", self.poller.run_once, None, self.idle_wait),
-            ("timers", lambda: (release_snoozed(self.rt) + dispatch_waiting(self.rt)) and 0, None, 30.0),
+            (
+                "timers",
+                lambda: (release_snoozed(self.rt) + dispatch_waiting(self.rt) + watch_slas(self.rt)) and 0,
+                None,
+                30.0,
+            ),
             ("adapt", self._adapt, None, 3600.0),
         ]
         if self.streamer is not None:
