@@ -1,5 +1,5 @@
 """`caredesk triage train` rebuilds the shipped heads: retrained from the public data into a temporary
-folder, every head has the same classes and, but for rounding at the int8 step, the same weights."""
+folder, a sample of heads has the same classes and, but for rounding at the int8 step, the same weights."""
 
 from __future__ import annotations
 
@@ -18,8 +18,13 @@ from tests.conftest import shared_file
 def test_training_reproduces_the_shipped_models(tmp_path: Path) -> None:
     root = shared_file("xlm-t").parent
     shared_file("intents/bitext")
-    train(Path(root), tmp_path, log=lambda _line: None)
-    for name in HEAD_NAMES:
+    # One head of each kind of input and data mix (n-grams only; the full features over the corpus, the
+    # intents and the tweets; the corpus alone): retraining all fifteen (`caredesk triage train`) takes
+    # about four minutes on a slow CI machine, and they share this code path.
+    sample = ("language", "complaint", "urgency_churn")
+    assert set(sample) <= set(HEAD_NAMES)
+    train(Path(root), tmp_path, log=lambda _line: None, only=sample)
+    for name in sample:
         shipped, rebuilt = LinearHead.load(MODELS, name), LinearHead.load(tmp_path, name)
         assert rebuilt.classes == shipped.classes, name
         assert rebuilt.card["training_data"] == shipped.card["training_data"], name

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,11 +211,19 @@ HEADS: dict[str, tuple[list[str], float, str]] = {
 }
 
 
-def train(root: Path, out: Path = MODELS, log: Callable[[str], None] = print) -> dict[str, LinearHead]:
+def train(
+    root: Path,
+    out: Path = MODELS,
+    log: Callable[[str], None] = print,
+    only: Collection[str] | None = None,
+) -> dict[str, LinearHead]:
+    """Train every head (or those named in `only`) and write them to `out`."""
     feat = Featurizer()
     sets = build_sets(root)
     heads: dict[str, LinearHead] = {}
     for name, (classes, c, block) in HEADS.items():
+        if only is not None and name not in only:
+            continue
         s = sets[name]
         cleaned = [clean(t) for t in s.texts]
         grams = feat.ngrams(cleaned)
