@@ -1,6 +1,7 @@
 """Choosing an agent for a conversation: stickiness first, then skills, presence and capacity.
 
-The strategy here is least-loaded; the workflow issue adds round robin and manual pull behind the same call.
+Least-loaded among the agents with room; routing/dispatch.py decides which waiting conversation is next
+and when a customer waits for their own agent.
 """
 
 from __future__ import annotations
