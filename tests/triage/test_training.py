@@ -30,6 +30,10 @@ def test_training_reproduces_the_shipped_models(tmp_path: Path) -> None:
         assert rebuilt.card["training_data"] == shipped.card["training_data"], name
         assert rebuilt.weights.shape == shipped.weights.shape, name
         off = np.abs(rebuilt.weights.astype(np.int16) - shipped.weights.astype(np.int16))
-        assert off.max() <= 2, name  # another BLAS may round a weight across one int8 step
-        assert (off > 0).mean() < 0.01, name
-        np.testing.assert_allclose(rebuilt.bias, shipped.bias, rtol=1e-3, atol=1e-3)
+        # OpenBLAS picks its kernels by CPU, so another machine's solver takes a slightly different path:
+        # on one of ours about 1% of the language head's weights landed one int8 step away and the biases
+        # moved by up to 0.05 (logits of magnitude 0.2 to 3). A head trained on other data or with other
+        # settings differs in most of its weights.
+        assert off.max() <= 2, name
+        assert (off > 0).mean() < 0.03, name
+        np.testing.assert_allclose(rebuilt.bias, shipped.bias, atol=0.1, err_msg=name)
