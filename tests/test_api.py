@@ -11,7 +11,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from caredesk.actions import intake
+from caredesk.actions import approvals, intake
+from caredesk.actions import conversations as conv_actions
+from caredesk.actions.base import Actor
 from caredesk.api.app import create_app
 from caredesk.domain.types import Author, InboundEvent
 from caredesk.pipeline.runner import Pipeline
@@ -55,6 +57,7 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
     reports (analyst/supervisor/admin), superadmin."""
     ws, ch = world.ws.id, world.channel.id
     office = {"name": "Office", "week": {"mon": [["09:00", "17:00"]]}}
+    hook = {"name": "CRM", "url": "http://127.0.0.1:9/events", "events": ["conversation.created"]}
     return [
         ("GET", "/api/v1/me", None, "any"),
         ("PUT", "/api/v1/me/presence", {"presence": "online"}, "any"),
@@ -109,6 +112,21 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
         ),
         ("GET", f"/api/v1/workspaces/{ws}/auto-ack", None, "analyst"),
         ("PUT", f"/api/v1/workspaces/{ws}/auto-ack", {"enabled": False}, "admin"),
+        ("GET", f"/api/v1/workspaces/{ws}/webhooks", None, "supervisor"),
+        ("POST", f"/api/v1/workspaces/{ws}/webhooks", hook, "admin"),
+        ("PUT", f"/api/v1/workspaces/{ws}/webhooks/1", {**hook, "name": "CRM 2"}, "admin"),
+        ("POST", f"/api/v1/workspaces/{ws}/webhooks/1/test", None, "admin"),
+        ("GET", f"/api/v1/workspaces/{ws}/webhooks/1/deliveries", None, "supervisor"),
+        ("POST", f"/api/v1/workspaces/{ws}/webhook-deliveries/1/retry", None, "supervisor"),
+        ("POST", f"/api/v1/conversations/{conv}/escalate", {"note": "needs the warehouse"}, "agent"),
+        ("GET", f"/api/v1/conversations/{conv}/case-links", None, "analyst"),
+        ("POST", f"/api/v1/conversations/{conv}/case-links", {"kind": "order", "value": "A-1234"}, "agent"),
+        ("GET", f"/api/v1/workspaces/{ws}/approval-rules", None, "supervisor"),
+        ("PUT", f"/api/v1/workspaces/{ws}/approval-rules", {"mode": "off"}, "admin"),
+        ("GET", f"/api/v1/workspaces/{ws}/approvals", None, "supervisor"),
+        ("POST", "/api/v1/approvals/1/approve", {}, "supervisor"),  # approval 1: held in the test below
+        ("POST", "/api/v1/approvals/1/reject", {"reason": "tone"}, "supervisor"),
+        ("DELETE", f"/api/v1/workspaces/{ws}/webhooks/1", None, "admin"),
     ]
 
 
@@ -144,8 +162,12 @@ def test_matrix_covers_every_api_route(rt: Runtime, world: World) -> None:
     assert templates - covered == {("POST", "/api/v1/auth/login")}  # public by design, tested below
 
 
-def test_permission_matrix(client: TestClient, world: World, conv_id: int) -> None:
+def test_permission_matrix(rt: Runtime, client: TestClient, world: World, conv_id: int) -> None:
     tokens = {role: world.token(role) for role in [*ROLES, "outsider"]}
+    approvals.set_rules(rt, Actor.system(), world.ws.id, {"mode": "all"})
+    held = conv_actions.reply(rt, world.actor("agent"), conv_id, "On its way")
+    assert held.delivery == "approval"
+    approvals.set_rules(rt, Actor.system(), world.ws.id, {"mode": "off"})
     for method, path, body, who in endpoints(world, conv_id):
         anonymous = client.request(method, path, json=body)
         assert anonymous.status_code == 401, (method, path, anonymous.text)
@@ -158,7 +180,14 @@ def test_permission_matrix(client: TestClient, world: World, conv_id: int) -> No
                 assert r.status_code == 403, (method, path, role, r.status_code, r.text)
         if any(
             part in path
-            for part in ("/workspaces/", "/conversations/", "/channels/", "/contacts/", "/outbox/")
+            for part in (
+                "/workspaces/",
+                "/conversations/",
+                "/channels/",
+                "/contacts/",
+                "/outbox/",
+                "/approvals/",
+            )
         ):
             r = client.request(method, path, json=body, headers=auth(tokens["outsider"]))
             assert r.status_code == 404, (method, path, "outsider", r.status_code, r.text)

@@ -10,10 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from caredesk.actions import reply_checks
-from caredesk.actions.base import Actor, get_or_404, record, require
+from caredesk.actions import outbound, reply_checks
+from caredesk.actions.base import Actor, get_or_404, record, require, role_in
 from caredesk.connectors import length, registry
-from caredesk.connectors.base import ConnectorSpec, identity_kind
+from caredesk.connectors.base import ConnectorSpec
 from caredesk.domain.errors import Conflict, InvalidInput, NotFound
 from caredesk.domain.types import Capability, OutboundReply, OutboxStatus, ReplyContext, Role, Status
 from caredesk.routing import sla as sla_rules
@@ -81,7 +81,7 @@ def reply(
             public=visibility_public,
             in_reply_to=target.external_id if target else None,
             thread=target.thread if target else None,
-            recipient=recipient_of(session, conv, channel),
+            recipient=outbound.recipient_of(session, conv, channel),
             subject=conv.subject,
         )
         context = ReplyContext(
@@ -94,37 +94,12 @@ def reply(
         )
         request = _prepare(rt, channel, request, context)
         agent = session.get(m.Agent, actor.agent_id) if actor.agent_id else None
-        msg = m.Message(
-            workspace_id=conv.workspace_id,
-            conversation_id=conv.id,
-            channel_id=conv.channel_id,
-            direction="out",
-            is_public=visibility_public,
-            agent_id=actor.agent_id,
-            author_name=agent.name if agent else None,
-            in_reply_to=request.in_reply_to,
-            thread=request.thread,
-            client_ref=key,
-            text=text,
-            delivery="queued",
-            created_at=now,
-            received_at=now,
-        )
-        session.add(msg)
-        session.flush()
-        session.add(
-            m.Outbox(
-                workspace_id=conv.workspace_id,
-                channel_id=conv.channel_id,
-                conversation_id=conv.id,
-                message_id=msg.id,
-                idempotency_key=key,
-                request=reply_json(request),
-                status="queued",
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+        held = needs_approval(session, actor, conv, visibility_public)
+        msg = outbound.add_message(session, conv, request, now, agent=agent, held=held)
+        if held:
+            findings = [f.view() for f in draft.findings]
+            _hold(session, actor, conv, msg, request, findings, resolve=resolve, now=now)
+            resolve = False  # resolved when a reviewer approves it
         if conv.assignee_id is None and actor.agent_id is not None:
             conv.assignee_id = actor.agent_id  # whoever answers an unowned conversation owns it
             record(
@@ -140,19 +115,77 @@ def reply(
         if resolve:
             _set_status(session, actor, conv, Status.RESOLVED, now, None)
         _touch(conv, now)
-        record(
-            session,
-            actor,
-            "reply.queued",
-            workspace_id=conv.workspace_id,
-            conversation_id=conv.id,
-            message_id=msg.id,
-            at=now,
-            public=visibility_public,
-        )
+        if not held:
+            record(
+                session,
+                actor,
+                "reply.queued",
+                workspace_id=conv.workspace_id,
+                conversation_id=conv.id,
+                message_id=msg.id,
+                at=now,
+                public=visibility_public,
+            )
     rt.outbox_ready.set()
-    _changed(rt, conversation_id, "reply")
+    _changed(rt, conversation_id, "approval" if held else "reply")
     return msg
+
+
+APPROVAL_MODES = ("off", "public", "all")
+
+
+def approval_mode(settings: dict[str, Any], agent_id: int | None, role: Role | None) -> str:
+    """Which replies of this agent wait for review: the agent's own rule, else the workspace's (which
+    applies to agents; supervisors and admins are the reviewers)."""
+    rules = dict(settings.get("approvals") or {})
+    own = dict(rules.get("agents") or {}).get(str(agent_id))
+    if own in APPROVAL_MODES:
+        return str(own)
+    if role != Role.AGENT:
+        return "off"
+    mode = rules.get("mode", "off")
+    return str(mode) if mode in APPROVAL_MODES else "off"
+
+
+def needs_approval(session: Session, actor: Actor, conv: m.Conversation, public: bool) -> bool:
+    if actor.kind != "agent" or actor.agent_id is None:
+        return False
+    ws = session.get(m.Workspace, conv.workspace_id)
+    role = role_in(session, actor, conv.workspace_id)
+    mode = approval_mode(dict(ws.settings or {}) if ws else {}, actor.agent_id, role)
+    return mode == "all" or (mode == "public" and public)
+
+
+def _hold(
+    session: Session,
+    actor: Actor,
+    conv: m.Conversation,
+    msg: m.Message,
+    request: OutboundReply,
+    findings: list[dict[str, Any]],
+    *,
+    resolve: bool,
+    now: datetime,
+) -> None:
+    """Keep a reply for review: an approval row instead of an outbox item."""
+    assert actor.agent_id is not None
+    approval = m.Approval(
+        workspace_id=conv.workspace_id,
+        conversation_id=conv.id,
+        message_id=msg.id,
+        requester_id=actor.agent_id,
+        request=outbound.reply_json(request),
+        resolve=resolve,
+        checks=findings,
+        status="pending",
+        requested_at=now,
+    )
+    session.add(approval)
+    session.flush()
+    record(
+        session, actor, "approval.requested", workspace_id=conv.workspace_id, conversation_id=conv.id,
+        message_id=msg.id, at=now, approval_id=approval.id, public=request.public,
+    )  # fmt: skip
 
 
 def _policy_rules(session: Session, workspace_id: int) -> dict[str, Any]:
@@ -271,29 +304,6 @@ def _private_replies_about(session: Session, channel_id: int, target: _Target | 
         )
         or 0
     )
-
-
-def recipient_of(session: Session, conv: m.Conversation, channel: m.Channel) -> str | None:
-    kind = identity_kind(registry.get(channel.connector).spec, channel.id)
-    return session.scalar(
-        sa.select(m.ContactIdentity.value)
-        .where(m.ContactIdentity.contact_id == conv.contact_id, m.ContactIdentity.kind == kind)
-        .limit(1)
-    )
-
-
-def reply_json(reply: OutboundReply) -> dict[str, Any]:
-    return {
-        "idempotency_key": reply.idempotency_key,
-        "text": reply.text,
-        "public": reply.public,
-        "in_reply_to": reply.in_reply_to,
-        "thread": reply.thread,
-        "recipient": reply.recipient,
-        "subject": reply.subject,
-        "automatic": reply.automatic,
-        "options": dict(reply.options),
-    }
 
 
 def note(rt: Runtime, actor: Actor, conversation_id: int, text: str) -> m.Note:

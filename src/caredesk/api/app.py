@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from caredesk import __version__
 from caredesk.actions.reply_checks import ChecksFailed
 from caredesk.api.routes import api, hooks
+from caredesk.api.workflow_routes import ticket_hooks, workflow
 from caredesk.domain.errors import CaredeskError
 from caredesk.runtime import Runtime
 from caredesk.web.pages import pages
@@ -43,7 +44,9 @@ def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
     )
     app.state.rt = rt
     app.include_router(api)
+    app.include_router(workflow)
     app.include_router(hooks)
+    app.include_router(ticket_hooks)
     app.include_router(pages)
 
     @app.middleware("http")

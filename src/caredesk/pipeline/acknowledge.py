@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from caredesk.actions import outbound
 from caredesk.connectors import length, registry
 from caredesk.domain.calendar import BusinessCalendar
 from caredesk.domain.types import Capability, Direction, OutboundReply, Status
@@ -109,8 +110,6 @@ def _queue(
     ctx: StageContext, conv: m.Conversation, channel: m.Channel, target: m.Message, text: str
 ) -> m.Message | None:
     """An automatic reply to `target`, in its visibility, queued for the sender; None if it cannot go."""
-    from caredesk.actions.conversations import recipient_of, reply_json  # noqa: PLC0415 (actions import stages)
-
     spec = registry.get(channel.connector).spec
     public = target.is_public
     needed = Capability.PUBLIC_REPLY if public else Capability.PRIVATE_REPLY
@@ -126,39 +125,8 @@ def _queue(
         public=public,
         in_reply_to=target.external_id,
         thread=target.thread,
-        recipient=recipient_of(ctx.session, conv, channel),
+        recipient=outbound.recipient_of(ctx.session, conv, channel),
         subject=conv.subject,
         automatic=True,
     )
-    msg = m.Message(
-        workspace_id=conv.workspace_id,
-        conversation_id=conv.id,
-        channel_id=conv.channel_id,
-        direction="out",
-        is_public=public,
-        is_automatic=True,
-        in_reply_to=target.external_id,
-        thread=target.thread,
-        client_ref=key,
-        text=text,
-        language=conv.language,
-        delivery="queued",
-        created_at=ctx.now,
-        received_at=ctx.now,
-    )
-    ctx.session.add(msg)
-    ctx.session.flush()
-    ctx.session.add(
-        m.Outbox(
-            workspace_id=conv.workspace_id,
-            channel_id=conv.channel_id,
-            conversation_id=conv.id,
-            message_id=msg.id,
-            idempotency_key=key,
-            request=reply_json(request),
-            status="queued",
-            next_attempt_at=ctx.now,
-            created_at=ctx.now,
-        )
-    )
-    return msg
+    return outbound.add_message(ctx.session, conv, request, ctx.now, language=conv.language)

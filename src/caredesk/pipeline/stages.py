@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from caredesk.actions import cases
 from caredesk.connectors import registry
 from caredesk.connectors.base import identity_kind
 from caredesk.domain.errors import InvalidInput
@@ -608,10 +609,13 @@ class Record:
 
     def process(self, ctx: StageContext, items: list[Item]) -> None:
         rows: list[dict[str, Any]] = []
+        links: list[dict[str, Any]] = []
         for item in items:
             if not item.live or item.message is None or item.conversation is None:
                 continue
             conv, ev = item.conversation, item.event
+            if ev.direction == Direction.IN:
+                links.extend(cases.refs_from_message(item.message, ctx.now))
             if item.new_conversation:
                 rows.append(_event(ctx, conv, "conversation.created", None, channel_id=conv.channel_id))
             if item.reopened:
@@ -627,6 +631,8 @@ class Record:
             )
         if rows:
             ctx.session.execute(sa.insert(m.Event), rows)
+        if links:
+            cases.link_refs(ctx.session, links)
         if ctx.touched:
             ctx.notifications.append(("conversations.changed", {"ids": sorted(ctx.touched)}))
 

@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from caredesk import hooks
 from caredesk.storage.models import Base
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -34,6 +35,9 @@ class Database:
             self.write_engine = sa.create_engine(self.url, echo=echo, pool_pre_ping=True, pool_size=10)
             self.read_engine = self.write_engine
         self._write = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=True)
+        # Outgoing webhooks: each recorded event's deliveries join the event's own transaction.
+        event.listen(self._write, "before_flush", hooks.before_flush)
+        event.listen(self._write, "do_orm_execute", hooks.on_execute)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
 
     @property

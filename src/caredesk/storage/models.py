@@ -286,6 +286,8 @@ class Conversation(Base):
     ack_period: Mapped[str | None] = mapped_column(sa.String(80))
     # Warnings and breaches already raised, per clock: {"first_reply": {"due": iso, "warned": true, ...}}
     sla_alerts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The external ticket an escalation opened: {"id", "status", "url", "webhook_id", "updated_at"}
+    external_ticket: Mapped[dict[str, Any]] = mapped_column(default=dict)
     message_count: Mapped[int] = mapped_column(default=0)
     version: Mapped[int] = mapped_column(default=1)  # bumped on every change (collision guard, caches)
     created_at: Mapped[datetime]
@@ -457,6 +459,95 @@ class Event(Base):
     conversation_id: Mapped[int | None] = mapped_column(index=True)
     message_id: Mapped[int | None]
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OutgoingWebhook(Base):
+    """An address the workspace's events are posted to, signed with its secret (hooks.py, workers/hooks.py).
+    A ticketing webhook also receives escalations and its answer names the external ticket."""
+
+    __tablename__ = "outgoing_webhooks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _fk("workspaces.id")
+    name: Mapped[str] = mapped_column(sa.String(200))
+    url: Mapped[str] = mapped_column(sa.String(2000))
+    events: Mapped[list[Any]] = mapped_column(default=list)  # public event types (hooks.EVENT_TYPES)
+    secret_encrypted: Mapped[str] = mapped_column(sa.Text)  # see security/vault.py
+    ticketing: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class OutgoingDelivery(Base):
+    """One event for one webhook, written in the transaction that recorded the event; posted at least once
+    (receivers deduplicate on `uid`). States: queued -> sending -> delivered | failed. `log` keeps the
+    attempts, newest last."""
+
+    __tablename__ = "outgoing_deliveries"
+    __table_args__ = (
+        sa.Index("ix_outgoing_deliveries_due", "status", "next_attempt_at"),
+        sa.Index("ix_outgoing_deliveries_webhook", "webhook_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    uid: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    webhook_id: Mapped[int] = mapped_column(sa.ForeignKey("outgoing_webhooks.id"))
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    event_uid: Mapped[str] = mapped_column(sa.String(32))  # the same for every webhook given the event
+    event_type: Mapped[str] = mapped_column(sa.String(64))
+    conversation_id: Mapped[int | None]
+    message_id: Mapped[int | None]
+    actor_id: Mapped[int | None]
+    occurred_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    last_status: Mapped[int | None]  # the receiver's HTTP status, NULL when none came back
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    log: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class Approval(Base):
+    """A reply held for review (actions/approvals.py): its message waits with delivery "approval" and no
+    outbox item until a reviewer approves (queued then) or rejects it."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (sa.Index("ix_approvals_pending", "workspace_id", "status", "requested_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    conversation_id: Mapped[int] = _fk("conversations.id")
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("messages.id"), unique=True)
+    requester_id: Mapped[int] = mapped_column(sa.ForeignKey("agents.id"))
+    request: Mapped[dict[str, Any]]  # the OutboundReply, as JSON
+    resolve: Mapped[bool] = mapped_column(default=False)  # resolve the conversation once published
+    checks: Mapped[list[Any]] = mapped_column(default=list)  # the reply checks' findings when requested
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # pending/approved/rejected
+    reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agents.id"))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    requested_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+
+class CaseLink(Base):
+    """A conversation's link to a case, order, ticket or email reference (from triage, an escalation's
+    ticket, or an agent). Conversations sharing a reference are linked to each other through it."""
+
+    __tablename__ = "case_links"
+    __table_args__ = (
+        sa.UniqueConstraint("conversation_id", "kind", "value"),
+        sa.Index("ix_case_links_ref", "workspace_id", "kind", "value"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    conversation_id: Mapped[int] = mapped_column(sa.ForeignKey("conversations.id"))
+    kind: Mapped[str] = mapped_column(sa.String(32))  # order / case / ticket / email / a workspace pattern
+    value: Mapped[str] = mapped_column(sa.String(320))
+    source: Mapped[str] = mapped_column(sa.String(16))  # triage / ticket / agent
+    message_id: Mapped[int | None]
+    created_at: Mapped[datetime]
 
 
 class TriageAdjustment(Base):

@@ -194,6 +194,7 @@ def conversation_summary(
         "resolved_at": c.resolved_at,
         "message_count": c.message_count,
         "tags": tags,
+        "external_ticket": c.external_ticket or None,
         "version": c.version,
     }
 

@@ -1,5 +1,6 @@
-"""The worker loops: intake pipeline, reply sender, timers. In the embedded setup they run as threads
-of the server process; `caredesk worker` runs them in a process of their own (many may run on PostgreSQL)."""
+"""The worker loops: intake pipeline, reply sender, outgoing webhooks, timers. In the embedded setup they
+run as threads of the server process; `caredesk worker` runs them in a process of their own (many may run
+on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from caredesk.actions.conversations import dispatch_waiting, release_snoozed, watch_slas
 from caredesk.pipeline.runner import Pipeline
 from caredesk.runtime import Runtime
+from caredesk.workers.hooks import HookSender
 from caredesk.workers.poller import Poller
 from caredesk.workers.sender import Sender
 from caredesk.workers.streamer import Streamer
@@ -25,6 +27,7 @@ class Workers:
         self.stop_event = threading.Event()
         self.pipeline = Pipeline(rt)
         self.sender = Sender(rt)
+        self.hooks = HookSender(rt)
         self.poller = Poller(rt)
         self.streamer = Streamer(rt) if rt.settings.streaming else None
         self._threads: list[threading.Thread] = []
@@ -61,6 +64,7 @@ class Workers:
         specs = [
             ("intake", lambda: self.pipeline.run_once().processed, self.rt.intake_ready, self.idle_wait),
             ("sender", self.sender.run_once, self.rt.outbox_ready, self.idle_wait),
+            ("hooks", self.hooks.run_once, None, self.idle_wait),
             ("poller", self.poller.run_once, None, self.idle_wait),
             (
                 "timers",
