@@ -19,12 +19,14 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from caredesk.actions import admin
+from caredesk.actions import admin, intake
 from caredesk.actions.base import Actor
 from caredesk.config import Settings
-from caredesk.domain.types import Role
+from caredesk.domain.types import Author, InboundEvent, Role
+from caredesk.pipeline.runner import Pipeline
 from caredesk.runtime import Runtime
 from caredesk.security.vault import SecretBox
+from caredesk.storage import models as m
 from caredesk.storage.db import Database
 from caredesk.storage.models import Base
 
@@ -167,6 +169,33 @@ class World:
             credentials={"secret": self.secret},
             own_account_id="acme",
         )
+
+    def customer_writes(
+        self, external_id: str, text: str, *, who: str = "cust-1", name: str | None = None
+    ) -> int:
+        """A customer's private message on the web chat channel, through intake and the pipeline; returns
+        its conversation's id."""
+        intake.accept(
+            self.rt,
+            self.channel.id,
+            [
+                InboundEvent(
+                    external_id=external_id,
+                    created_at=self.rt.clock.now(),
+                    text=text,
+                    author=Author(id=who, handle=f"@{who}", name=name or who.title()),
+                    public=False,
+                    thread=f"dm-{who}",
+                )
+            ],
+        )
+        Pipeline(self.rt).drain()
+        with self.rt.db.read() as session:
+            conv = session.scalar(
+                sa.select(m.Message.conversation_id).where(m.Message.external_id == external_id)
+            )
+            assert conv is not None
+            return int(conv)
 
     def actor(self, key: str) -> Actor:
         return Actor.agent(self.agents[key])

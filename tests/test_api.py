@@ -58,6 +58,7 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
     ws, ch = world.ws.id, world.channel.id
     office = {"name": "Office", "week": {"mon": [["09:00", "17:00"]]}}
     hook = {"name": "CRM", "url": "http://127.0.0.1:9/events", "events": ["conversation.created"]}
+    canned = {"name": "Refund", "texts": {"en": "Hi {customer.first_name}, your refund is on its way."}}
     return [
         ("GET", "/api/v1/me", None, "any"),
         ("PUT", "/api/v1/me/presence", {"presence": "online"}, "any"),
@@ -127,6 +128,12 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
         ("POST", "/api/v1/approvals/1/approve", {}, "supervisor"),  # approval 1: held in the test below
         ("POST", "/api/v1/approvals/1/reject", {"reason": "tone"}, "supervisor"),
         ("DELETE", f"/api/v1/workspaces/{ws}/webhooks/1", None, "admin"),
+        ("GET", f"/api/v1/workspaces/{ws}/canned-responses", None, "analyst"),
+        ("POST", f"/api/v1/workspaces/{ws}/canned-responses", canned, "supervisor"),
+        ("PUT", f"/api/v1/workspaces/{ws}/canned-responses/1", {**canned, "folder": "Billing"}, "supervisor"),
+        ("GET", f"/api/v1/conversations/{conv}/canned-responses", None, "agent"),
+        ("DELETE", f"/api/v1/workspaces/{ws}/canned-responses/1", None, "supervisor"),
+        ("PUT", f"/api/v1/conversations/{conv}/presence", {"state": "viewing"}, "analyst"),
     ]
 
 

@@ -73,28 +73,6 @@ def _hook(client: TestClient, world: World, url: str, events: list[str], **extra
     return dict(r.json())
 
 
-def _customer(rt: Runtime, world: World, external_id: str, text: str, who: str = "cust-1") -> int:
-    intake.accept(
-        rt,
-        world.channel.id,
-        [
-            InboundEvent(
-                external_id=external_id,
-                created_at=rt.clock.now(),
-                text=text,
-                author=Author(id=who, handle=f"@{who}", name=who.title()),
-                public=False,
-                thread=f"dm-{who}",
-            )
-        ],
-    )
-    Pipeline(rt).drain()
-    with rt.db.read() as session:
-        msg = session.scalar(sa.select(m.Message).where(m.Message.external_id == external_id))
-        assert msg is not None
-        return msg.conversation_id
-
-
 def _deliveries(rt: Runtime) -> list[m.OutgoingDelivery]:
     with rt.db.read() as session:
         return list(session.scalars(sa.select(m.OutgoingDelivery).order_by(m.OutgoingDelivery.id)))
@@ -138,7 +116,7 @@ def test_every_event_type_reaches_the_receiver_signed(
     )
     assert r.status_code == 201, r.text
 
-    conv = _customer(rt, world, "in-1", "Where is my parcel? Order 55512")
+    conv = world.customer_writes("in-1", "Where is my parcel? Order 55512")
     rt.clock.advance(minutes=21)  # 9 minutes before the first-reply due time: a warning
     conversations.watch_slas(rt)
     rt.clock.advance(minutes=10)  # past it: a breach
@@ -187,7 +165,7 @@ def test_failures_are_retried_with_backoff_and_logged(
     hook = _hook(client, world, url, ["conversation.created"])
     fake.fail_next = [500, 429, 0, 503]  # error, rate limit, a hang past the timeout, unavailable
     fake.retry_after = "120"
-    _customer(rt, world, "in-1", "hello?")
+    world.customer_writes("in-1", "hello?")
     sender = HookSender(rt, timeout=httpx.Timeout(0.5))
     waits = []
     for attempt in range(1, 5):
@@ -220,7 +198,7 @@ def test_a_bad_signature_parks_the_delivery_until_retried(
     fake, url = receiver
     hook = _hook(client, world, url, ["conversation.created"])
     fake.secret = "the receiver expects another secret"
-    _customer(rt, world, "in-1", "hello?")
+    world.customer_writes("in-1", "hello?")
     assert HookSender(rt).drain() == 1
     (row,) = _deliveries(rt)
     assert row.status == "failed" and row.last_status == 401 and row.attempts == 1  # a 4xx is not retried
@@ -283,7 +261,7 @@ def test_a_crash_after_claiming_posts_again_with_the_same_id(
 ) -> None:
     fake, url = receiver
     _hook(client, world, url, ["conversation.created"])
-    _customer(rt, world, "in-1", "hello?")
+    world.customer_writes("in-1", "hello?")
     dead = HookSender(rt)
     claimed = dead._claim()  # the process dies here, after committing the claim, before posting
     assert len(claimed) == 1 and HookSender(rt).run_once() == 0  # the lease keeps others off it
@@ -315,7 +293,7 @@ def test_no_delivery_without_its_event_and_none_for_other_workspaces(
 ) -> None:
     _fake, url = receiver
     _hook(client, world, url, ["conversation.resolved"])
-    conv = _customer(rt, world, "in-1", "hello?")
+    conv = world.customer_writes("in-1", "hello?")
     with pytest.raises(RuntimeError, match="fails after"):
         _resolve_then_fail(rt, world.ws.id, conv)
     assert _deliveries(rt) == []
@@ -365,7 +343,7 @@ def test_escalation_opens_a_ticket_and_its_status_follows(
     rt: Runtime, world: World, client: TestClient, receiver: tuple[FakeHookReceiver, str]
 ) -> None:
     fake, url = receiver
-    conv = _customer(rt, world, "in-1", "My order 98765 arrived broken, second time!")
+    conv = world.customer_writes("in-1", "My order 98765 arrived broken, second time!")
     r = client.post(f"/api/v1/conversations/{conv}/escalate", json={}, headers=auth(world, "agent"))
     assert r.status_code == 422 and "ticketing" in r.json()["detail"]  # none set up yet
     hook = _hook(client, world, url, [], name="Tickets", ticketing=True)
@@ -407,10 +385,10 @@ def test_escalation_opens_a_ticket_and_its_status_follows(
 
 def test_conversations_sharing_a_reference_are_linked(rt: Runtime, world: World, client: TestClient) -> None:
     rt.clock = FrozenClock(T0)
-    first = _customer(rt, world, "in-1", "Order #A-55123 never came", who="ann")
+    first = world.customer_writes("in-1", "Order #A-55123 never came", who="ann")
     rt.clock.advance(hours=2)
-    second = _customer(rt, world, "in-2", "Writing for my mother about order A-55123", who="bob")
-    third = _customer(rt, world, "in-3", "Love the new app", who="cyd")
+    second = world.customer_writes("in-2", "Writing for my mother about order A-55123", who="bob")
+    third = world.customer_writes("in-3", "Love the new app", who="cyd")
     links = client.get(f"/api/v1/conversations/{second}/case-links", headers=auth(world, "agent")).json()
     assert [x["conversation_id"] for x in links["linked"]] == [first]
     assert links["linked"][0]["refs"] == [{"kind": "order", "value": "A-55123"}]
@@ -507,7 +485,7 @@ def test_public_replies_wait_for_review_then_publish_once(
 
 
 def test_a_rejected_reply_is_never_published(rt: Runtime, world: World, client: TestClient) -> None:
-    conv = _customer(rt, world, "in-1", "hello?")
+    conv = world.customer_writes("in-1", "hello?")
     r = client.put(
         f"/api/v1/workspaces/{world.ws.id}/approval-rules",
         json={"mode": "off", "agents": {str(world.agents["agent2"]): "all"}},
@@ -563,7 +541,7 @@ def test_bulk_written_events_are_delivered_too(
     fake, url = receiver
     _hook(client, world, url, ["conversation.created", "conversation.assigned"])
     admin.set_presence(rt, world.actor("agent"), Presence.ONLINE)
-    conv = _customer(rt, world, "in-1", "Hello, my router keeps dropping the connection")
+    conv = world.customer_writes("in-1", "Hello, my router keeps dropping the connection")
     HookSender(rt).drain()
     assigned = fake.accepted("conversation.assigned")
     assert [(b["conversation"]["id"], b["data"]) for b in assigned] == [

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from caredesk.actions.base import Actor, get_or_404, record, require
 from caredesk.connectors import registry
 from caredesk.connectors.base import ConnectorSpec
+from caredesk.domain import signature
 from caredesk.domain.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from caredesk.domain.types import Presence, Role
 from caredesk.domain.watch import WatchSpec, to_x_rule
@@ -236,15 +237,21 @@ def create_channel(
     return channel
 
 
+# Settings every channel has, whatever its connector: how agents' replies are signed (domain/signature.py).
+COMMON_CONFIG = ("signature_format",)
+
+
 def _check_fields(spec: ConnectorSpec, config: dict[str, Any], credentials: dict[str, Any]) -> None:
     """Only the settings and credentials the connector declares (a typo is an error, not a silent no-op)."""
     for given, declared, what in (
-        (config, spec.config_fields, "settings"),
+        (config, (*spec.config_fields, *COMMON_CONFIG), "settings"),
         (credentials, spec.credential_fields, "credentials"),
     ):
         unknown = set(given) - set(declared)
         if unknown:
             raise InvalidInput(f"unknown {what} for {spec.display_name}: {', '.join(sorted(unknown))}")
+    if "signature_format" in config:
+        signature.check_format(str(config["signature_format"]))
 
 
 def update_channel_config(rt: Runtime, actor: Actor, channel_id: int, config: dict[str, Any]) -> m.Channel:

@@ -10,10 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from caredesk.actions import outbound, reply_checks
+from caredesk.actions import outbound, presence, reply_checks
 from caredesk.actions.base import Actor, get_or_404, record, require, role_in
 from caredesk.connectors import length, registry
 from caredesk.connectors.base import ConnectorSpec
+from caredesk.domain import signature
 from caredesk.domain.errors import Conflict, InvalidInput, NotFound
 from caredesk.domain.types import Capability, OutboundReply, OutboxStatus, ReplyContext, Role, Status
 from caredesk.routing import sla as sla_rules
@@ -52,6 +53,9 @@ def reply(
     in_reply_to_message_id: int | None = None,
     resolve: bool = False,
     human_agent: bool = False,
+    sign: bool = True,
+    seen_message_id: int | None = None,
+    confirm: bool = False,
 ) -> m.Message:
     """Queue a reply: an outbound message row and an outbox item, written together. The sender publishes.
 
@@ -66,8 +70,13 @@ def reply(
     now = rt.clock.now()
     with rt.db.write() as session:
         conv = _conversation(session, actor, conversation_id, Role.AGENT)
-        draft = _draft(session, conv, text, public, in_reply_to_message_id)
+        if seen_message_id is not None and not confirm:
+            changes = presence.changes_since(session, conv, seen_message_id, actor)
+            if changes:
+                raise presence.DraftOutdated(changes)
+        draft = _draft(session, actor, conv, text, public, in_reply_to_message_id, sign=sign)
         channel, spec, target, visibility_public = draft.channel, draft.spec, draft.target, draft.public
+        text = draft.text
         needed = Capability.PUBLIC_REPLY if visibility_public else Capability.PRIVATE_REPLY
         if needed not in spec.capabilities:
             kind = "public" if visibility_public else "private"
@@ -201,15 +210,18 @@ def check_reply(
     *,
     public: bool | None = None,
     in_reply_to_message_id: int | None = None,
+    sign: bool = True,
 ) -> dict[str, Any]:
     """The reply checks for a draft, as the composer shows them; nothing is written."""
     with rt.db.read() as session:
         conv = _conversation(session, actor, conversation_id, Role.AGENT)
-        draft = _draft(session, conv, text, public, in_reply_to_message_id)
-    counted = length.count(draft.rule, text)
+        draft = _draft(session, actor, conv, text, public, in_reply_to_message_id, sign=sign)
+    counted = length.count(draft.rule, draft.text)
     return {
         "ok": not reply_checks.blocking(draft.findings),
         "public": draft.public,
+        "text": draft.text,  # as it would be published: with the signature
+        "signature": draft.text[len(text.rstrip()) :] if draft.text != text else "",
         "length": {"length": counted.length, "limit": counted.limit, "unit": counted.unit},
         "findings": [f.view() for f in draft.findings],
     }
@@ -223,14 +235,27 @@ class _Draft:
     public: bool
     rule: str
     findings: list[reply_checks.Finding]
+    text: str  # as it would be published: signed in the channel's style (domain/signature.py)
 
 
 def _draft(
-    session: Session, conv: m.Conversation, text: str, public: bool | None, in_reply_to_message_id: int | None
+    session: Session,
+    actor: Actor,
+    conv: m.Conversation,
+    text: str,
+    public: bool | None,
+    in_reply_to_message_id: int | None,
+    *,
+    sign: bool = True,
 ) -> _Draft:
-    """Where a reply would go, and its checks (actions/reply_checks.py)."""
+    """Where a reply would go, signed, and its checks (actions/reply_checks.py)."""
     channel: m.Channel = session.get(m.Channel, conv.channel_id)  # type: ignore[assignment]
     spec = registry.get(channel.connector).spec
+    agent = session.get(m.Agent, actor.agent_id) if actor.agent_id else None
+    if sign and agent is not None:
+        ws = session.get(m.Workspace, conv.workspace_id)
+        signer = signature.Signer(agent.signature or "", agent.name, ws.name if ws else "")
+        text = signature.sign(text, signer, channel.network, (channel.config or {}).get("signature_format"))
     target = _reply_target(session, conv, in_reply_to_message_id, public)
     visibility_public = (target.is_public if target else conv.is_public) if public is None else public
     rule = spec.length_rule.public if visibility_public else spec.length_rule.private
@@ -245,7 +270,7 @@ def _draft(
         ),
         _policy_rules(session, conv.workspace_id),
     )
-    return _Draft(channel, spec, target, visibility_public, rule, findings)
+    return _Draft(channel, spec, target, visibility_public, rule, findings, text)
 
 
 def _prepare(rt: Runtime, channel: m.Channel, request: OutboundReply, context: ReplyContext) -> OutboundReply:

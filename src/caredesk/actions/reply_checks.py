@@ -7,6 +7,7 @@
   goes in a private message and a short public note says so.
 - **policy**: the workspace's words and patterns that must never appear publicly (`settings["policy"]`:
   {"words": [...], "patterns": [...]}) block a public reply.
+- **fill_in**: a canned response's fill-in field (`[[Tracking number]]`) left in the text blocks it.
 - **spelling**: words not in the reply language's dictionary (Hunspell through Enchant: en, da, de, es,
   fr, pt), with suggestions; a warning, never a block. Without a dictionary the check says so.
 """
@@ -36,6 +37,8 @@ MOVED_NOTES = {
 }
 # Words of a reply the spelling check leaves alone: handles, tags, links, emails, and words with digits.
 _SKIP = re.compile(r"(?:@|#)\w+|https?://\S+|\S+@\S+\.\w+|\^\w+")
+# A canned response's fill-in field the agent must complete: [[Tracking number]].
+FILL_IN = re.compile(r"\[\[([^\[\]\n]{1,80})\]\]")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 
@@ -142,6 +145,17 @@ def check(text: str, target: ReplyTarget, policy_rules: dict[str, Any] | None = 
                 f"reply is {counted.length} {counted.unit} long; {target.network} allows {counted.limit}."
                 + how,
                 fix=fix,
+            )
+        )
+    blanks = list(FILL_IN.finditer(text))
+    if blanks:
+        names = ", ".join(dict.fromkeys(mt.group(1).strip() for mt in blanks))
+        findings.append(
+            Finding(
+                "fill_in",
+                "block",
+                f"fill in before sending: {names}",
+                [{"start": mt.start(), "end": mt.end(), "field": mt.group(1).strip()} for mt in blanks],
             )
         )
     if target.public:

@@ -66,6 +66,7 @@ def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
         body: dict[str, Any] = {"detail": exc.message}
         if isinstance(exc, ChecksFailed):
             body["checks"] = [f.view() for f in exc.findings]
+        body.update(exc.details or {})
         return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)

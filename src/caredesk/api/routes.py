@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from caredesk.actions import admin, intake, reply_checks, service_levels
+from caredesk.actions import admin, intake, presence, reply_checks, service_levels
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor, get_or_404, require, role_in
 from caredesk.analytics.kpis import kpis
@@ -350,7 +350,10 @@ def get_conversation(conversation_id: int, actor: ActorDep, rt: RtDep) -> dict[s
     with rt.db.read() as session:
         conv = get_or_404(session, m.Conversation, conversation_id, "conversation")
         require(session, actor, conv.workspace_id, Role.ANALYST)
-        return queries.conversation_detail(session, conv)
+        return {
+            **queries.conversation_detail(session, conv),
+            "present": presence.present(session, conv.id, rt.clock.now()),  # who is viewing or typing
+        }
 
 
 @api.post("/workspaces/{workspace_id}/take-next", tags=["conversations"])
@@ -386,6 +389,11 @@ class ReplyIn(Strict):
     resolve: bool = False
     move_to_private: bool = False
     public_note: Annotated[str, Field(min_length=1, max_length=280)] | None = None
+    sign: bool = True  # append the agent's signature in the channel's style
+    # The newest message the author had on screen: newer ones from others refuse the reply (409 with
+    # `changes`) unless `confirm` is true.
+    seen_message_id: int | None = None
+    confirm: bool = False
 
 
 @api.post("/conversations/{conversation_id}/replies", tags=["conversations"], status_code=202)
@@ -395,13 +403,14 @@ def post_reply(conversation_id: int, body: ReplyIn, actor: ActorDep, rt: RtDep) 
     if body.move_to_private:
         private = conv_actions.reply(
             rt, actor, conversation_id, body.text, public=False,
-            in_reply_to_message_id=body.in_reply_to_message_id, resolve=body.resolve,
+            in_reply_to_message_id=body.in_reply_to_message_id, resolve=body.resolve, sign=body.sign,
+            seen_message_id=body.seen_message_id, confirm=body.confirm,
         )  # fmt: skip
         note = body.public_note or reply_checks.MOVED_NOTES.get(
             (private.language or _conversation_language(rt, conversation_id) or "en")[:2],
             reply_checks.MOVED_NOTES["en"],
         )
-        public = conv_actions.reply(rt, actor, conversation_id, note, public=True)
+        public = conv_actions.reply(rt, actor, conversation_id, note, public=True, sign=body.sign)
         return {**queries.message_view(private), "public_note": queries.message_view(public)}
     msg = conv_actions.reply(
         rt,
@@ -411,6 +420,9 @@ def post_reply(conversation_id: int, body: ReplyIn, actor: ActorDep, rt: RtDep) 
         public=body.public,
         in_reply_to_message_id=body.in_reply_to_message_id,
         resolve=body.resolve,
+        sign=body.sign,
+        seen_message_id=body.seen_message_id,
+        confirm=body.confirm,
     )
     return queries.message_view(msg)
 
@@ -425,6 +437,7 @@ class CheckIn(Strict):
     text: Annotated[str, Field(min_length=1, max_length=conv_actions.MAX_REPLY)]
     public: bool | None = None
     in_reply_to_message_id: int | None = None
+    sign: bool = True  # append the agent's signature in the channel's style
 
 
 @api.post("/conversations/{conversation_id}/checks", tags=["conversations"])
@@ -438,6 +451,7 @@ def post_checks(conversation_id: int, body: CheckIn, actor: ActorDep, rt: RtDep)
         body.text,
         public=body.public,
         in_reply_to_message_id=body.in_reply_to_message_id,
+        sign=body.sign,
     )
 
 

@@ -1,15 +1,16 @@
 """REST API v1, workflow: outgoing webhooks and their delivery log, escalation to an external ticket,
-case links, and approvals. Every write goes through an action (actions/webhooks.py, cases.py,
-approvals.py); the ticket system's status callback is signed, not logged in."""
+case links, approvals, canned responses and the collision guard. Every write goes through an action
+(actions/webhooks.py, cases.py, approvals.py, canned.py, presence.py); the ticket system's status
+callback is signed, not logged in."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
-from caredesk.actions import approvals, cases, webhooks
+from caredesk.actions import approvals, canned, cases, presence, webhooks
 from caredesk.actions.base import get_or_404, require
 from caredesk.api.deps import ActorDep, RtDep
 from caredesk.api.routes import Strict, raw_body
@@ -75,7 +76,7 @@ def get_deliveries(
     rt: RtDep,
     status: Literal["queued", "sending", "delivered", "failed"] | None = None,
     before_id: int | None = None,
-    limit: Annotated[int, Field(ge=1, le=webhooks.DELIVERY_PAGE)] = 50,
+    limit: Annotated[int, Query(ge=1, le=webhooks.DELIVERY_PAGE)] = 50,
 ) -> list[dict[str, Any]]:
     """The delivery log, newest first: each attempt's time, HTTP status, duration and error."""
     return webhooks.deliveries(
@@ -188,3 +189,74 @@ def post_approve(approval_id: int, body: DecisionIn, actor: ActorDep, rt: RtDep)
 def post_reject(approval_id: int, body: DecisionIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
     """Refuse the held reply with a reason for the requester; nothing is published."""
     return approvals.decide(rt, actor, approval_id, approve=False, reason=body.reason)
+
+
+# --- canned responses ----------------------------------------------------------------------------
+
+
+class CannedIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    shortcut: Annotated[str, Field(max_length=40)] | None = None
+    folder: Annotated[str, Field(max_length=120)] = ""
+    texts: Annotated[
+        dict[Annotated[str, Field(max_length=2)], Annotated[str, Field(max_length=canned.MAX_TEXT)]],
+        Field(min_length=1, max_length=canned.MAX_LANGUAGES),
+    ]
+    topics: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] = Field(
+        default_factory=list
+    )
+
+
+@workflow.get("/workspaces/{workspace_id}/canned-responses", tags=["canned responses"])
+def get_canned(workspace_id: int, actor: ActorDep, rt: RtDep) -> list[dict[str, Any]]:
+    """Canned responses by folder: a text per language with `{variables}` and `[[fill-in fields]]`."""
+    return canned.list_canned(rt, actor, workspace_id)
+
+
+@workflow.post("/workspaces/{workspace_id}/canned-responses", tags=["canned responses"], status_code=201)
+def post_canned(workspace_id: int, body: CannedIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    return canned.save(rt, actor, workspace_id=workspace_id, data=body.model_dump())
+
+
+@workflow.put("/workspaces/{workspace_id}/canned-responses/{canned_id}", tags=["canned responses"])
+def put_canned(
+    workspace_id: int, canned_id: int, body: CannedIn, actor: ActorDep, rt: RtDep
+) -> dict[str, Any]:
+    return canned.save(rt, actor, workspace_id=workspace_id, data=body.model_dump(), canned_id=canned_id)
+
+
+@workflow.delete(
+    "/workspaces/{workspace_id}/canned-responses/{canned_id}", tags=["canned responses"], status_code=204
+)
+def delete_canned(workspace_id: int, canned_id: int, actor: ActorDep, rt: RtDep) -> Response:
+    canned.remove(rt, actor, workspace_id=workspace_id, canned_id=canned_id)
+    return Response(status_code=204)
+
+
+@workflow.get("/conversations/{conversation_id}/canned-responses", tags=["canned responses"])
+def get_canned_suggestions(
+    conversation_id: int,
+    actor: ActorDep,
+    rt: RtDep,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> dict[str, Any]:
+    """Canned responses for this conversation, best first (its topic, its language, then `q`), each
+    rendered with the conversation's values and the fill-in fields still to complete."""
+    return canned.suggest(rt, actor, conversation_id, query=q, limit=limit)
+
+
+# --- collision guard -----------------------------------------------------------------------------
+
+
+class PresenceIn(Strict):
+    state: Literal["viewing", "typing", "left"]
+
+
+@workflow.put("/conversations/{conversation_id}/presence", tags=["conversations"])
+def put_presence_in_conversation(
+    conversation_id: int, body: PresenceIn, actor: ActorDep, rt: RtDep
+) -> dict[str, Any]:
+    """Say you are viewing or typing here (repeat every few seconds; it lapses after 30 s) or have left;
+    the answer lists who else is here."""
+    return {"others": presence.report(rt, actor, conversation_id, body.state)}

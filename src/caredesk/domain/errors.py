@@ -7,6 +7,7 @@ class CaredeskError(Exception):
     """Base class: a clear message for a person, safe to show (never holds secrets)."""
 
     status_code = 400
+    details: dict[str, object] | None = None  # extra fields of the API's error answer
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

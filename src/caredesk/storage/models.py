@@ -550,6 +550,36 @@ class CaseLink(Base):
     created_at: Mapped[datetime]
 
 
+class CannedResponse(Base):
+    """A saved reply (actions/canned.py): a text per language with variables and fill-in fields."""
+
+    __tablename__ = "canned_responses"
+    __table_args__ = (sa.Index("ix_canned_responses_ws", "workspace_id", "active", "folder"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    shortcut: Mapped[str | None] = mapped_column(sa.String(40))  # typed after "/" in the composer
+    folder: Mapped[str] = mapped_column(sa.String(120), default="")
+    texts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # language (ISO 639-1) -> text
+    topics: Mapped[list[Any]] = mapped_column(default=list)  # triage topics it answers, for suggestions
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ConversationPresence(Base):
+    """Who is viewing or typing in a conversation (the collision guard); rows older than a short time
+    (actions/presence.py) no longer count."""
+
+    __tablename__ = "conversation_presence"
+    __table_args__ = (sa.UniqueConstraint("conversation_id", "agent_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(sa.ForeignKey("conversations.id"))
+    agent_id: Mapped[int] = mapped_column(sa.ForeignKey("agents.id"))
+    state: Mapped[str] = mapped_column(sa.String(16))  # viewing / typing
+    seen_at: Mapped[datetime]
+
+
 class TriageAdjustment(Base):
     """A workspace's adjustment of one triage head, fitted from the team's decisions (triage/adapt.py).
     `weights` holds an `.npz` of plain float32 arrays (read with allow_pickle=False)."""

@@ -28,7 +28,7 @@ from caredesk.actions.base import Actor, record
 from caredesk.connectors.webhook import signing
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
-from caredesk.workers.sender import backoff_seconds
+from caredesk.workers.sender import backoff_seconds, drain
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +149,7 @@ class HookSender:
         return len(claimed)
 
     def drain(self, max_rounds: int = 1000) -> int:
-        total = 0
-        for _ in range(max_rounds):
-            n = self.run_once()
-            if n == 0:
-                break
-            total += n
-        return total
+        return drain(self.run_once, max_rounds)
 
     def _claim(self) -> list[Claimed]:
         now = self.rt.clock.now()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -52,6 +53,17 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     return base * random.uniform(0.5, 1.5)  # noqa: S311  (jitter, not security)
 
 
+def drain(run_once: Callable[[], int], max_rounds: int = 1000) -> int:
+    """Run a worker step until it finds nothing due (tests, `caredesk` commands): how many it handled."""
+    total = 0
+    for _ in range(max_rounds):
+        n = run_once()
+        if n == 0:
+            break
+        total += n
+    return total
+
+
 def connector_for(rt: Runtime, channel: m.Channel, http: httpx.Client | None = None) -> Connector:
     cls = registry.get(channel.connector)
     context = ChannelContext(
@@ -88,13 +100,7 @@ class Sender:
                 outbox.attempts -= 1
 
     def drain(self, max_rounds: int = 1000) -> int:
-        total = 0
-        for _ in range(max_rounds):
-            n = self.run_once()
-            if n == 0:
-                break
-            total += n
-        return total
+        return drain(self.run_once, max_rounds)
 
     def _claim(self) -> list[Claimed]:
         now = self.rt.clock.now()
