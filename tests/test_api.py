@@ -134,6 +134,8 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
         ("GET", f"/api/v1/conversations/{conv}/canned-responses", None, "agent"),
         ("DELETE", f"/api/v1/workspaces/{ws}/canned-responses/1", None, "supervisor"),
         ("PUT", f"/api/v1/conversations/{conv}/presence", {"state": "viewing"}, "analyst"),
+        ("GET", f"/api/v1/workspaces/{ws}/routing", None, "analyst"),
+        ("PUT", f"/api/v1/workspaces/{ws}/routing", {"strategy": "least_loaded"}, "admin"),
     ]
 
 

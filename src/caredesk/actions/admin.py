@@ -17,7 +17,8 @@ from caredesk.domain import signature
 from caredesk.domain.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from caredesk.domain.types import Presence, Role
 from caredesk.domain.watch import WatchSpec, to_x_rule
-from caredesk.routing.dispatch import dispatch, release_excess, workspaces_of
+from caredesk.routing.assign import network_weights
+from caredesk.routing.dispatch import STRATEGIES, dispatch, release_excess, strategy_of, workspaces_of
 from caredesk.routing.priority import DEFAULT_WEIGHTS, validate_weights
 from caredesk.runtime import Runtime
 from caredesk.security.passwords import hash_password, new_token, token_digest, verify_password
@@ -408,6 +409,36 @@ def set_capacity(rt: Runtime, actor: Actor, *, workspace_id: int, agent_id: int,
         )  # fmt: skip
         _rebalance(session, agent, now)
     rt.bus.publish("agents.changed", {"ids": [agent_id]})
+
+
+def routing_of(rt: Runtime, actor: Actor, workspace_id: int) -> dict[str, Any]:
+    with rt.db.read() as session:
+        require(session, actor, workspace_id, Role.ANALYST)
+        ws = get_or_404(session, m.Workspace, workspace_id, "workspace")
+        return {"strategy": strategy_of(ws.settings), "network_weights": network_weights(ws.settings)}
+
+
+def set_routing(
+    rt: Runtime, actor: Actor, workspace_id: int, *, strategy: str, network_weights_: dict[str, float]
+) -> dict[str, Any]:
+    """How the waiting queue is handed out (routing/dispatch.py) and what a conversation of each network
+    weighs against an agent's capacity (routing/assign.py); the queue follows at once."""
+    if strategy not in STRATEGIES:
+        raise InvalidInput(f"strategy: one of {list(STRATEGIES)}")
+    for network, weight in network_weights_.items():
+        if not 0 < float(weight) <= 10:
+            raise InvalidInput(f"network_weights[{network}]: more than 0, at most 10")
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        require(session, actor, workspace_id, Role.ADMIN)
+        ws = get_or_404(session, m.Workspace, workspace_id, "workspace")
+        routing = dict((ws.settings or {}).get("routing") or {})
+        routing.update(strategy=strategy, network_weights={k: float(v) for k, v in network_weights_.items()})
+        ws.settings = {**(ws.settings or {}), "routing": routing}
+        record(session, actor, "workspace.routing", workspace_id=workspace_id, at=now, strategy=strategy)
+        session.flush()
+        dispatch(session, workspace_id, now)
+        return {"strategy": strategy, "network_weights": network_weights(ws.settings)}
 
 
 def _rebalance(session: Session, agent: m.Agent, now: datetime) -> None:

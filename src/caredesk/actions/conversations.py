@@ -19,6 +19,7 @@ from caredesk.domain.errors import Conflict, InvalidInput, NotFound
 from caredesk.domain.types import Capability, OutboundReply, OutboxStatus, ReplyContext, Role, Status
 from caredesk.routing import sla as sla_rules
 from caredesk.routing import sla_watch
+from caredesk.routing.assign import network_weights
 from caredesk.routing.dispatch import dispatch, load_of, next_for
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
@@ -437,7 +438,8 @@ def take_next(rt: Runtime, actor: Actor, workspace_id: int) -> m.Conversation | 
         if actor.agent_id is None:
             raise InvalidInput("only an agent can take a conversation")
         agent: m.Agent = session.get(m.Agent, actor.agent_id, with_for_update=True)  # type: ignore[assignment]
-        if load_of(session, agent.id) >= agent.max_concurrent:
+        ws = session.get(m.Workspace, workspace_id)
+        if load_of(session, agent.id, network_weights(ws.settings if ws else None)) >= agent.max_concurrent:
             raise Conflict(f"you have {agent.max_concurrent} conversations already, your capacity")
         conv = next_for(session, workspace_id, agent.id)
         if conv is None:

@@ -18,7 +18,7 @@ from caredesk.routing import sla as sla_rules
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 
-_MATCH_KEYS = {"channel_ids", "public", "min_priority", "languages", "team_ids"}
+_MATCH_KEYS = {"channel_ids", "public", "min_priority", "languages", "team_ids", "topics"}
 
 
 def _calendar_settings(data: dict[str, Any]) -> dict[str, Any]:

@@ -585,6 +585,7 @@ class SlaMatchIn(Strict):
     min_priority: Annotated[int, Field(ge=0, le=100)] | None = None
     languages: list[Annotated[str, Field(max_length=8)]] | None = None
     team_ids: list[int] | None = None
+    topics: list[Annotated[str, Field(max_length=64)]] | None = None  # triage topics, the workspace's too
 
 
 Minutes = Annotated[int, Field(ge=1, le=525_600)]

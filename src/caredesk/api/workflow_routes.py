@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
-from caredesk.actions import approvals, canned, cases, presence, webhooks
+from caredesk.actions import admin, approvals, canned, cases, presence, webhooks
 from caredesk.actions.base import get_or_404, require
 from caredesk.api.deps import ActorDep, RtDep
 from caredesk.api.routes import Strict, raw_body
@@ -260,3 +260,27 @@ def put_presence_in_conversation(
     """Say you are viewing or typing here (repeat every few seconds; it lapses after 30 s) or have left;
     the answer lists who else is here."""
     return {"others": presence.report(rt, actor, conversation_id, body.state)}
+
+
+# --- routing -------------------------------------------------------------------------------------
+
+
+class RoutingIn(Strict):
+    strategy: Literal["least_loaded", "round_robin", "manual"] = "least_loaded"
+    # what one conversation of a network counts against an agent's capacity (1 when not named)
+    network_weights: Annotated[
+        dict[Annotated[str, Field(max_length=32)], Annotated[float, Field(gt=0, le=10)]], Field(max_length=20)
+    ] = Field(default_factory=dict)
+
+
+@workflow.get("/workspaces/{workspace_id}/routing", tags=["routing"])
+def get_routing(workspace_id: int, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    """How waiting conversations are handed out: least loaded, round robin or manual pull."""
+    return admin.routing_of(rt, actor, workspace_id)
+
+
+@workflow.put("/workspaces/{workspace_id}/routing", tags=["routing"])
+def put_routing(workspace_id: int, body: RoutingIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    return admin.set_routing(
+        rt, actor, workspace_id, strategy=body.strategy, network_weights_=body.network_weights
+    )

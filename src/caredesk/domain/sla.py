@@ -65,9 +65,12 @@ def policy_matches(
     priority: int,
     language: str | None = None,
     team_id: int | None = None,
+    topic: str | None = None,
 ) -> bool:
     """`match` keys: channel_ids (list), public (bool), min_priority (int), languages (list), team_ids
-    (list). Missing keys match anything."""
+    (list), topics (list). Missing keys match anything."""
+    if "topics" in match and topic not in match["topics"]:
+        return False
     if "channel_ids" in match and channel_id not in match["channel_ids"]:
         return False
     if "public" in match and bool(match["public"]) != is_public:

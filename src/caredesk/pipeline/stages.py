@@ -340,8 +340,11 @@ class Thread:
                     batch_threads[(ch.id, ev.thread)] = conv
                 if item.contact is not None and conv.contact_id == item.contact.id:
                     batch_contact[(ch.id, item.contact.id)].append(conv)
+                newest = ev.created_at >= conv.last_message_at
                 conv.last_message_at = max(conv.last_message_at, ev.created_at)
                 if ev.direction == Direction.IN:
+                    if newest and item.triage.get("topic"):
+                        conv.topic = str(item.triage["topic"])[:64]  # the newest customer message's
                     if not ev.listening:
                         conv.is_direct = True
                     if conv.status == Status.RESOLVED.value:

@@ -3,7 +3,8 @@ first, then the longest waiting.
 
 Strategies (`workspace.settings["routing"]["strategy"]`): `least_loaded` (default: the agent with the
 lowest share of their capacity in use, preferring the conversation's team and language, the customer's
-previous agent first) and `manual` (nothing is pushed; agents pull with "take next"). A returning
+previous agent first), `round_robin` (the same preferences, then each agent in turn) and `manual`
+(nothing is pushed; agents pull with "take next"). A returning
 customer whose previous agent is online waits for that agent, even when the agent is at capacity. The
 dispatcher runs after each pipeline batch, when an agent comes online or frees capacity, and every 30
 seconds. A
@@ -22,10 +23,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from caredesk.domain.types import ACTIVE_STATUSES, Role, Status
-from caredesk.routing.assign import WorkspaceRoster
+from caredesk.routing.assign import EPSILON, WorkspaceRoster, network_weights, weighted_loads
 from caredesk.storage import models as m
 
-STRATEGIES = ("least_loaded", "manual")
+STRATEGIES = ("least_loaded", "round_robin", "manual")
 _BATCH = 500
 
 
@@ -98,9 +99,19 @@ def dispatch(session: Session, workspace_id: int, now: datetime) -> list[tuple[i
     if ws is None or strategy_of(ws.settings) == "manual":
         return []
     _lock_agents(session, workspace_id)
-    roster = WorkspaceRoster.load(session, workspace_id)
-    if not any(c.load < c.capacity for c in roster.candidates.values()):
+    strategy = strategy_of(ws.settings)
+    roster = WorkspaceRoster.load(session, workspace_id, network_weights(ws.settings))
+    routing = dict((ws.settings or {}).get("routing") or {})
+    roster.last_agent_id = (
+        routing.get("last_agent_id") if isinstance(routing.get("last_agent_id"), int) else None
+    )
+    if not roster.any_room():
         return []
+    networks = dict(
+        session.execute(
+            sa.select(m.Channel.id, m.Channel.network).where(m.Channel.workspace_id == workspace_id)
+        ).all()
+    )
     query = waiting_query([workspace_id]).limit(_BATCH)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
@@ -109,15 +120,24 @@ def dispatch(session: Session, workspace_id: int, now: datetime) -> list[tuple[i
     given: list[tuple[int, int]] = []
     for conv in waiting:
         sticky = sticky_agent(owners, conv)
-        if sticky is not None and sticky in roster.candidates and not roster.has_room(sticky):
+        weight = roster.weight(networks.get(conv.channel_id))
+        if sticky is not None and sticky in roster.candidates and not roster.has_room(sticky, weight):
             continue  # kept for the customer's own agent, who is online: theirs when they have room
-        agent_id = roster.choose(team_id=conv.team_id, language=conv.language, sticky_agent_id=sticky)
+        agent_id = roster.choose(
+            team_id=conv.team_id,
+            language=conv.language,
+            sticky_agent_id=sticky,
+            weight=weight,
+            strategy=strategy,
+        )
         if agent_id is None:
             break  # nobody has room: the rest wait, in order
         conv.assignee_id = agent_id
         conv.updated_at = now
         conv.version = (conv.version or 1) + 1
         given.append((conv.id, agent_id))
+    if given and strategy == "round_robin" and roster.last_agent_id != routing.get("last_agent_id"):
+        ws.settings = {**(ws.settings or {}), "routing": {**routing, "last_agent_id": roster.last_agent_id}}
     if given:
         session.execute(
             sa.insert(m.Event),
@@ -139,7 +159,7 @@ def dispatch(session: Session, workspace_id: int, now: datetime) -> list[tuple[i
 
 
 def next_for(session: Session, workspace_id: int, agent_id: int) -> m.Conversation | None:
-    """"Take next": the highest-priority waiting conversation, leaving those kept for another online agent
+    """ "Take next": the highest-priority waiting conversation, leaving those kept for another online agent
     (a returning customer's own agent)."""
     online = set(
         session.scalars(
@@ -160,18 +180,9 @@ def next_for(session: Session, workspace_id: int, agent_id: int) -> m.Conversati
     return None
 
 
-def load_of(session: Session, agent_id: int) -> int:
-    return int(
-        session.scalar(
-            sa.select(sa.func.count())
-            .select_from(m.Conversation)
-            .where(
-                m.Conversation.assignee_id == agent_id,
-                m.Conversation.status.in_([s.value for s in ACTIVE_STATUSES]),
-            )
-        )
-        or 0
-    )
+def load_of(session: Session, agent_id: int, weights: dict[str, float] | None = None) -> float:
+    """The agent's load: active conversations owned, weighted by network (routing/assign.py)."""
+    return weighted_loads(session, [agent_id], weights or {}).get(agent_id, 0.0)
 
 
 def release_excess(session: Session, agent: m.Agent, now: datetime) -> list[int]:
@@ -188,8 +199,16 @@ def release_excess(session: Session, agent: m.Agent, now: datetime) -> list[int]
         )
     )
     movable = [c for c in active if c.status == Status.OPEN.value and c.waiting_since is not None]
-    if agent.presence != "offline":  # online or away: only what is over capacity
-        movable = movable[: max(0, len(active) - agent.max_concurrent)]
+    if agent.presence != "offline":  # online or away: only what is over capacity, lowest priority first
+        weight = {c.id: _weight_of(session, c) for c in active}
+        load = sum(weight.values())
+        over: list[m.Conversation] = []
+        for conv in movable:
+            if load <= agent.max_concurrent + EPSILON:
+                break
+            over.append(conv)
+            load -= weight[conv.id]
+        movable = over
     for conv in movable:
         conv.assignee_id = None
         conv.updated_at = now
@@ -205,6 +224,12 @@ def release_excess(session: Session, agent: m.Agent, now: datetime) -> list[int]
             )
         )
     return [c.id for c in movable]
+
+
+def _weight_of(session: Session, conv: m.Conversation) -> float:
+    ws = session.get(m.Workspace, conv.workspace_id)
+    channel = session.get(m.Channel, conv.channel_id)
+    return network_weights(ws.settings if ws else None).get(channel.network if channel else "", 1.0)
 
 
 def workspaces_of(session: Session, agent_id: int) -> list[int]:

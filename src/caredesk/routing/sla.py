@@ -103,6 +103,7 @@ def apply(conv: m.Conversation, ctx: SlaContext) -> None:
                 priority=conv.priority,
                 language=conv.language,
                 team_id=conv.team_id,
+                topic=conv.topic,
             )
         ),
         None,

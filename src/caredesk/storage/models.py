@@ -265,6 +265,7 @@ class Conversation(Base):
     )  # addressed to the brand (False: found by listening)
     subject: Mapped[str | None] = mapped_column(sa.String(500))
     language: Mapped[str | None] = mapped_column(sa.String(8))
+    topic: Mapped[str | None] = mapped_column(sa.String(64))  # triage's, of the newest customer message
     first_inbound_at: Mapped[datetime | None]
     first_reply_at: Mapped[datetime | None]  # first agent reply published after first_inbound_at
     last_inbound_at: Mapped[datetime | None]

@@ -181,6 +181,7 @@ def conversation_summary(
         "is_direct": c.is_direct,
         "subject": c.subject,
         "language": c.language,
+        "topic": c.topic,
         "first_inbound_at": c.first_inbound_at,
         "first_reply_at": c.first_reply_at,
         "last_message_at": c.last_message_at,
