@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
+from fastapi.testclient import TestClient
 
 from caredesk.actions import admin, intake
 from caredesk.actions.base import Actor
+from caredesk.api.app import create_app
 from caredesk.config import Settings
 from caredesk.domain.types import Author, InboundEvent, Role
 from caredesk.pipeline.runner import Pipeline
@@ -200,6 +202,10 @@ class World:
     def actor(self, key: str) -> Actor:
         return Actor.agent(self.agents[key])
 
+    def headers(self, key: str) -> dict[str, str]:
+        """API headers with a read-write token of this person."""
+        return {"Authorization": f"Bearer {self.token(key)}"}
+
     def token(self, key: str, *, read_only: bool = False) -> str:
         return admin.create_token(
             self.rt,
@@ -213,3 +219,10 @@ class World:
 @pytest.fixture
 def world(rt: Runtime) -> World:
     return World(rt)
+
+
+@pytest.fixture
+def client(rt: Runtime) -> Iterator[TestClient]:
+    """The whole app (API, webhooks, pages) in process, without its workers; server errors are answers."""
+    with TestClient(create_app(rt), raise_server_exceptions=False) as c:
+        yield c

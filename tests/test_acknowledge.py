@@ -3,17 +3,14 @@ counted as a reply."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 
-import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from caredesk.actions import conversations, intake, service_levels
 from caredesk.actions.admin import set_presence
 from caredesk.actions.base import Actor
-from caredesk.api.app import create_app
 from caredesk.domain.clock import FrozenClock
 from caredesk.domain.types import Author, InboundEvent, Presence
 from caredesk.pipeline.runner import Pipeline
@@ -31,12 +28,6 @@ OFFICE = {
 
 def _t(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-@pytest.fixture
-def client(rt: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(rt), raise_server_exceptions=False) as c:
-        yield c
 
 
 def _write(rt: Runtime, world: World, external_id: str, at: str, text: str, who: str = "cust-1") -> None:

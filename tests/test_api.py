@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,12 +21,6 @@ from caredesk.storage import models as m
 from tests.conftest import World
 
 ROLES = ["analyst", "agent", "supervisor", "admin"]
-
-
-@pytest.fixture
-def client(rt: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(rt), raise_server_exceptions=False) as c:
-        yield c
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ viewing or typing; a reply drafted before newer messages must be confirmed)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from caredesk.actions import admin
 from caredesk.actions.base import Actor
-from caredesk.api.app import create_app
 from caredesk.domain import signature
 from caredesk.domain.clock import FrozenClock
 from caredesk.domain.errors import InvalidInput
@@ -25,15 +23,9 @@ from tests.conftest import World
 T0 = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)  # a Monday evening in Copenhagen: the office is closed
 
 
-@pytest.fixture
-def client(rt: Runtime) -> Iterator[TestClient]:
+@pytest.fixture(autouse=True)
+def _monday_evening(rt: Runtime) -> None:
     rt.clock = FrozenClock(T0)
-    with TestClient(create_app(rt), raise_server_exceptions=False) as c:
-        yield c
-
-
-def auth(world: World, who: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {world.token(who)}"}
 
 
 def _set_signature(rt: Runtime, world: World, who: str, initials: str) -> None:
@@ -78,18 +70,18 @@ def test_replies_are_signed_in_the_channels_style(rt: Runtime, world: World, cli
     conv = world.customer_writes("in-1", "Hello?", name="Claire Dubois")
     _set_signature(rt, world, "agent", "AG")
     checks = client.post(
-        f"/api/v1/conversations/{conv}/checks", json={"text": "Hi there"}, headers=auth(world, "agent")
+        f"/api/v1/conversations/{conv}/checks", json={"text": "Hi there"}, headers=world.headers("agent")
     ).json()
     assert checks["text"] == "Hi there\n– Agent" and checks["signature"] == "\n– Agent"
     admin.update_channel_config(rt, Actor.system(), world.channel.id, {"signature_format": " ^{signature}"})
     r = client.post(
-        f"/api/v1/conversations/{conv}/replies", json={"text": "Hi there"}, headers=auth(world, "agent")
+        f"/api/v1/conversations/{conv}/replies", json={"text": "Hi there"}, headers=world.headers("agent")
     )
     assert r.status_code == 202 and r.json()["text"] == "Hi there ^AG", r.text
     r = client.post(
         f"/api/v1/conversations/{conv}/replies",
         json={"text": "Unsigned", "sign": False},
-        headers=auth(world, "agent"),
+        headers=world.headers("agent"),
     )
     assert r.json()["text"] == "Unsigned"
     with pytest.raises(InvalidInput):
@@ -101,7 +93,7 @@ def test_replies_are_signed_in_the_channels_style(rt: Runtime, world: World, cli
 
 def _canned(client: TestClient, world: World, body: dict[str, Any]) -> dict[str, Any]:
     r = client.post(
-        f"/api/v1/workspaces/{world.ws.id}/canned-responses", json=body, headers=auth(world, "supervisor")
+        f"/api/v1/workspaces/{world.ws.id}/canned-responses", json=body, headers=world.headers("supervisor")
     )
     assert r.status_code == 201, r.text
     return dict(r.json())
@@ -118,7 +110,7 @@ def test_canned_responses_fill_variables_and_leave_fields_to_complete(
             "channel_ids": [world.channel.id],
             "week": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
         },
-        headers=auth(world, "admin"),
+        headers=world.headers("admin"),
     )
     assert r.status_code == 201, r.text
     conv = world.customer_writes(
@@ -144,7 +136,7 @@ def test_canned_responses_fill_variables_and_leave_fields_to_complete(
         world,
         {"name": "Thanks", "texts": {"en": "Thanks for the kind words, {customer.first_name}!"}},
     )
-    got = client.get(f"/api/v1/conversations/{conv}/canned-responses", headers=auth(world, "agent")).json()
+    got = client.get(f"/api/v1/conversations/{conv}/canned-responses", headers=world.headers("agent")).json()
     assert got["language"] == "en" and got["topic"] == "delivery"
     first = got["suggestions"][0]
     assert first["name"] == "Where is my order" and first["language"] == "en"
@@ -155,24 +147,24 @@ def test_canned_responses_fill_variables_and_leave_fields_to_complete(
     assert first["fields"] == ["Tracking number"]
     # The fill-in field blocks the reply until completed.
     r = client.post(
-        f"/api/v1/conversations/{conv}/replies", json={"text": first["text"]}, headers=auth(world, "agent")
+        f"/api/v1/conversations/{conv}/replies", json={"text": first["text"]}, headers=world.headers("agent")
     )
     assert r.status_code == 422 and [c["check"] for c in r.json()["checks"] if c["severity"] == "block"] == [
         "fill_in"
     ]
     done = first["text"].replace("[[Tracking number]]", "PX123")
     r = client.post(
-        f"/api/v1/conversations/{conv}/replies", json={"text": done}, headers=auth(world, "agent")
+        f"/api/v1/conversations/{conv}/replies", json={"text": done}, headers=world.headers("agent")
     )
     assert r.status_code == 202, r.text
     # What the agent types narrows and reorders the list; a shortcut ranks first.
     typed = client.get(
-        f"/api/v1/conversations/{conv}/canned-responses?q=/thanks", headers=auth(world, "agent")
+        f"/api/v1/conversations/{conv}/canned-responses?q=/thanks", headers=world.headers("agent")
     ).json()
     assert [s["name"] for s in typed["suggestions"]] == ["Thanks"]
     assert (
         client.get(
-            f"/api/v1/conversations/{conv}/canned-responses?q=wis", headers=auth(world, "agent")
+            f"/api/v1/conversations/{conv}/canned-responses?q=wis", headers=world.headers("agent")
         ).json()["suggestions"][0]["shortcut"]
         == "wismo"
     )
@@ -181,15 +173,15 @@ def test_canned_responses_fill_variables_and_leave_fields_to_complete(
 def test_a_missing_value_becomes_a_fill_in_field(rt: Runtime, world: World, client: TestClient) -> None:
     conv = world.customer_writes("in-1", "Hello, a question about my bill", name="Claire Dubois")
     _canned(client, world, {"name": "Bill", "texts": {"en": "About case {case.id} and order {order.id}:"}})
-    (s,) = client.get(f"/api/v1/conversations/{conv}/canned-responses", headers=auth(world, "agent")).json()[
-        "suggestions"
-    ]
+    (s,) = client.get(
+        f"/api/v1/conversations/{conv}/canned-responses", headers=world.headers("agent")
+    ).json()["suggestions"]
     assert s["text"] == "About case [[case.id]] and order [[order.id]]:"
     assert s["fields"] == ["case.id", "order.id"]
 
 
 def test_canned_responses_are_checked_and_scoped(rt: Runtime, world: World, client: TestClient) -> None:
-    h = auth(world, "supervisor")
+    h = world.headers("supervisor")
     base = {"name": "Refund", "shortcut": "refund", "texts": {"en": "Your refund is on its way."}}
     for bad in (
         {**base, "texts": {"en": "Hi {customer.shoe_size}"}},
@@ -205,7 +197,7 @@ def test_canned_responses_are_checked_and_scoped(rt: Runtime, world: World, clie
     agent = client.post(
         f"/api/v1/workspaces/{world.ws.id}/canned-responses",
         json={**base, "shortcut": "r2"},
-        headers=auth(world, "agent"),
+        headers=world.headers("agent"),
     )
     assert agent.status_code == 403
     r = client.delete(f"/api/v1/workspaces/{world.ws.id}/canned-responses/{created['id']}", headers=h)
@@ -221,7 +213,7 @@ def test_two_agents_see_each_other_and_a_stale_draft_must_be_confirmed(
     rt: Runtime, world: World, client: TestClient
 ) -> None:
     conv = world.customer_writes("in-1", "My internet is down", name="Claire Dubois")
-    a, b = auth(world, "agent"), auth(world, "agent2")
+    a, b = world.headers("agent"), world.headers("agent2")
     assert client.put(
         f"/api/v1/conversations/{conv}/presence", json={"state": "viewing"}, headers=a
     ).json() == {"others": []}

@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 
 from caredesk.actions import admin, conversations, intake
 from caredesk.actions.base import Actor, record
-from caredesk.api.app import create_app
 from caredesk.domain.clock import FrozenClock
 from caredesk.domain.types import Author, InboundEvent, Presence, Status
 from caredesk.fakes.hook_receiver import FakeHookReceiver
@@ -52,21 +51,11 @@ def network() -> Iterator[tuple[FakeWebhookNetwork, str]]:
     server.stop()
 
 
-@pytest.fixture
-def client(rt: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(rt), raise_server_exceptions=False) as c:
-        yield c
-
-
-def auth(world: World, who: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {world.token(who)}"}
-
-
 def _hook(client: TestClient, world: World, url: str, events: list[str], **extra: Any) -> dict[str, Any]:
     r = client.post(
         f"/api/v1/workspaces/{world.ws.id}/webhooks",
         json={"name": extra.pop("name", "CRM"), "url": url, "events": events, "secret": SECRET, **extra},
-        headers=auth(world, "admin"),
+        headers=world.headers("admin"),
     )
     assert r.status_code == 201, r.text
     assert r.json()["secret"] == SECRET  # shown once, in the answer that set it
@@ -112,7 +101,7 @@ def test_every_event_type_reaches_the_receiver_signed(
     r = client.post(
         f"/api/v1/workspaces/{world.ws.id}/sla-policies",
         json={"name": "Fast", "first_reply_minutes": 30, "warn_before_minutes": 10},
-        headers=auth(world, "admin"),
+        headers=world.headers("admin"),
     )
     assert r.status_code == 201, r.text
 
@@ -124,13 +113,13 @@ def test_every_event_type_reaches_the_receiver_signed(
     r = client.post(
         f"/api/v1/conversations/{conv}/assign",
         json={"agent_id": world.agents["agent"]},
-        headers=auth(world, "supervisor"),
+        headers=world.headers("supervisor"),
     )
     assert r.status_code == 200, r.text
     r = client.post(
         f"/api/v1/conversations/{conv}/replies",
         json={"text": "It is on its way, sorry for the wait", "resolve": True},
-        headers=auth(world, "agent"),
+        headers=world.headers("agent"),
     )
     assert r.status_code == 202, r.text
     assert Sender(rt).drain() == 1
@@ -187,7 +176,7 @@ def test_failures_are_retried_with_backoff_and_logged(
     assert len(fake.accepted()) == 1
     log = client.get(
         f"/api/v1/workspaces/{world.ws.id}/webhooks/{hook['id']}/deliveries",
-        headers=auth(world, "supervisor"),
+        headers=world.headers("supervisor"),
     ).json()
     assert log[0]["status"] == "delivered" and len(log[0]["log"]) == 5
 
@@ -210,12 +199,12 @@ def test_a_bad_signature_parks_the_delivery_until_retried(
     r = client.put(
         f"/api/v1/workspaces/{world.ws.id}/webhooks/{hook['id']}",
         json={"name": "CRM", "url": url, "events": ["conversation.created"], "secret": fake.secret},
-        headers=auth(world, "admin"),
+        headers=world.headers("admin"),
     )
     assert r.status_code == 200 and r.json()["secret"] == fake.secret
     r = client.post(
         f"/api/v1/workspaces/{world.ws.id}/webhook-deliveries/{row.id}/retry",
-        headers=auth(world, "supervisor"),
+        headers=world.headers("supervisor"),
     )
     assert r.status_code == 200 and r.json()["status"] == "queued", r.text
     assert HookSender(rt).drain() == 1
@@ -223,7 +212,7 @@ def test_a_bad_signature_parks_the_delivery_until_retried(
     assert row.status == "delivered" and fake.received[-1].signature_ok
     again = client.post(
         f"/api/v1/workspaces/{world.ws.id}/webhook-deliveries/{row.id}/retry",
-        headers=auth(world, "supervisor"),
+        headers=world.headers("supervisor"),
     )
     assert again.status_code == 422  # only a failed delivery can be retried
 
@@ -241,7 +230,7 @@ def test_the_signature_is_hmac_sha256_of_timestamp_and_body(
         return httpx.Response(204)
 
     r = client.post(
-        f"/api/v1/workspaces/{world.ws.id}/webhooks/{hook['id']}/test", headers=auth(world, "admin")
+        f"/api/v1/workspaces/{world.ws.id}/webhooks/{hook['id']}/test", headers=world.headers("admin")
     )
     assert r.status_code == 202, r.text
     with httpx.Client(transport=httpx.MockTransport(capture)) as http:
@@ -306,14 +295,14 @@ def test_no_delivery_without_its_event_and_none_for_other_workspaces(
             at=rt.clock.now(),
         )
     assert _deliveries(rt) == []
-    r = client.delete(f"/api/v1/workspaces/{world.ws.id}/webhooks/1", headers=auth(world, "admin"))
+    r = client.delete(f"/api/v1/workspaces/{world.ws.id}/webhooks/1", headers=world.headers("admin"))
     assert r.status_code == 204
     conversations.set_status(rt, world.actor("agent"), conv, Status.RESOLVED)
     assert _deliveries(rt) == []  # a removed webhook receives nothing
 
 
 def test_webhook_settings_are_checked(rt: Runtime, world: World, client: TestClient) -> None:
-    h = auth(world, "admin")
+    h = world.headers("admin")
     base = {"name": "CRM", "url": "https://crm.example/hooks", "events": ["conversation.created"]}
     for bad in (
         {**base, "events": ["conversation.exploded"]},
@@ -327,7 +316,7 @@ def test_webhook_settings_are_checked(rt: Runtime, world: World, client: TestCli
     r = client.post(f"/api/v1/workspaces/{world.ws.id}/webhooks", json=base, headers=h)
     assert r.status_code == 201 and len(r.json()["secret"]) >= 32  # generated when none is given
     listed = client.get(
-        f"/api/v1/workspaces/{world.ws.id}/webhooks", headers=auth(world, "supervisor")
+        f"/api/v1/workspaces/{world.ws.id}/webhooks", headers=world.headers("supervisor")
     ).json()
     assert [w["url"] for w in listed] == ["https://crm.example/hooks"]
     assert "secret" not in listed[0] and "secret_encrypted" not in listed[0]
@@ -344,16 +333,16 @@ def test_escalation_opens_a_ticket_and_its_status_follows(
 ) -> None:
     fake, url = receiver
     conv = world.customer_writes("in-1", "My order 98765 arrived broken, second time!")
-    r = client.post(f"/api/v1/conversations/{conv}/escalate", json={}, headers=auth(world, "agent"))
+    r = client.post(f"/api/v1/conversations/{conv}/escalate", json={}, headers=world.headers("agent"))
     assert r.status_code == 422 and "ticketing" in r.json()["detail"]  # none set up yet
     hook = _hook(client, world, url, [], name="Tickets", ticketing=True)
     r = client.post(
         f"/api/v1/conversations/{conv}/escalate",
         json={"note": "warehouse damage"},
-        headers=auth(world, "agent"),
+        headers=world.headers("agent"),
     )
     assert r.status_code == 202 and r.json()["status"] == "requested", r.text
-    again = client.post(f"/api/v1/conversations/{conv}/escalate", json={}, headers=auth(world, "agent"))
+    again = client.post(f"/api/v1/conversations/{conv}/escalate", json={}, headers=world.headers("agent"))
     assert again.status_code == 409
     assert HookSender(rt).drain() == 1
     (ticket_id,) = fake.tickets
@@ -362,9 +351,9 @@ def test_escalation_opens_a_ticket_and_its_status_follows(
     assert [t["text"] for t in sent["transcript"]] == ["My order 98765 arrived broken, second time!"]
     assert {"kind": "order", "value": "98765", "source": "triage", "message_id": 1} in sent["case_refs"]
 
-    detail = client.get(f"/api/v1/conversations/{conv}", headers=auth(world, "agent")).json()
+    detail = client.get(f"/api/v1/conversations/{conv}", headers=world.headers("agent")).json()
     assert detail["external_ticket"]["id"] == ticket_id and detail["external_ticket"]["status"] == "open"
-    links = client.get(f"/api/v1/conversations/{conv}/case-links", headers=auth(world, "agent")).json()
+    links = client.get(f"/api/v1/conversations/{conv}/case-links", headers=world.headers("agent")).json()
     assert {"kind": "ticket", "value": ticket_id, "source": "ticket", "message_id": None} in links["refs"]
 
     callback = f"/hooks/tickets/{hook['id']}"
@@ -376,7 +365,7 @@ def test_escalation_opens_a_ticket_and_its_status_follows(
     body, headers = fake.signed_status(conv, ticket_id, "solved")
     r = client.post(callback, content=body, headers=headers)
     assert r.status_code == 200 and r.json()["external_ticket"]["status"] == "solved", r.text
-    detail = client.get(f"/api/v1/conversations/{conv}", headers=auth(world, "agent")).json()
+    detail = client.get(f"/api/v1/conversations/{conv}", headers=world.headers("agent")).json()
     assert detail["external_ticket"]["status"] == "solved"
     with rt.db.read() as session:
         kinds = list(session.scalars(sa.select(m.Event.kind).where(m.Event.kind.like("ticket.%"))))
@@ -389,16 +378,16 @@ def test_conversations_sharing_a_reference_are_linked(rt: Runtime, world: World,
     rt.clock.advance(hours=2)
     second = world.customer_writes("in-2", "Writing for my mother about order A-55123", who="bob")
     third = world.customer_writes("in-3", "Love the new app", who="cyd")
-    links = client.get(f"/api/v1/conversations/{second}/case-links", headers=auth(world, "agent")).json()
+    links = client.get(f"/api/v1/conversations/{second}/case-links", headers=world.headers("agent")).json()
     assert [x["conversation_id"] for x in links["linked"]] == [first]
     assert links["linked"][0]["refs"] == [{"kind": "order", "value": "A-55123"}]
     r = client.post(
         f"/api/v1/conversations/{third}/case-links",
         json={"kind": "order", "value": "a-55123"},
-        headers=auth(world, "agent"),
+        headers=world.headers("agent"),
     )
     assert r.status_code == 201
-    links = client.get(f"/api/v1/conversations/{first}/case-links", headers=auth(world, "agent")).json()
+    links = client.get(f"/api/v1/conversations/{first}/case-links", headers=world.headers("agent")).json()
     assert sorted(x["conversation_id"] for x in links["linked"]) == sorted([second, third])
 
 
@@ -413,7 +402,7 @@ def test_public_replies_wait_for_review_then_publish_once(
     r = client.put(
         f"/api/v1/workspaces/{world.ws.id}/approval-rules",
         json={"mode": "public"},
-        headers=auth(world, "admin"),
+        headers=world.headers("admin"),
     )
     assert r.status_code == 200 and r.json() == {"mode": "public", "agents": {}}
     intake.accept(
@@ -437,13 +426,13 @@ def test_public_replies_wait_for_review_then_publish_once(
     r = client.post(
         f"/api/v1/conversations/{conv}/replies",
         json={"text": "Sorry, we are on it", "resolve": True},
-        headers=auth(world, "agent"),
+        headers=world.headers("agent"),
     )
     assert r.status_code == 202 and r.json()["delivery"] == "approval", r.text
     private = client.post(
         f"/api/v1/conversations/{conv}/replies",
         json={"text": "Can you DM us?", "public": False},
-        headers=auth(world, "agent"),
+        headers=world.headers("agent"),
     )
     assert private.status_code in (202, 422)  # private replies are not held (the channel may refuse them)
     with rt.db.read() as session:
@@ -454,7 +443,7 @@ def test_public_replies_wait_for_review_then_publish_once(
             == 0
         )
     pending = client.get(
-        f"/api/v1/workspaces/{world.ws.id}/approvals", headers=auth(world, "supervisor")
+        f"/api/v1/workspaces/{world.ws.id}/approvals", headers=world.headers("supervisor")
     ).json()
     assert [(p["message_id"], p["text"], p["requester_name"]) for p in pending] == [
         (r.json()["id"], "Sorry, we are on it", "Agent")
@@ -463,14 +452,14 @@ def test_public_replies_wait_for_review_then_publish_once(
     approval = pending[0]["id"]
     assert (
         client.post(
-            f"/api/v1/approvals/{approval}/approve", json={}, headers=auth(world, "agent")
+            f"/api/v1/approvals/{approval}/approve", json={}, headers=world.headers("agent")
         ).status_code
         == 403
     )
     rt.clock.advance(minutes=7)
-    ok = client.post(f"/api/v1/approvals/{approval}/approve", json={}, headers=auth(world, "supervisor"))
+    ok = client.post(f"/api/v1/approvals/{approval}/approve", json={}, headers=world.headers("supervisor"))
     assert ok.status_code == 200 and ok.json()["status"] == "approved", ok.text
-    twice = client.post(f"/api/v1/approvals/{approval}/approve", json={}, headers=auth(world, "admin"))
+    twice = client.post(f"/api/v1/approvals/{approval}/approve", json={}, headers=world.headers("admin"))
     assert twice.status_code == 409
     with rt.db.read() as session:
         outbox = session.scalars(sa.select(m.Outbox).where(m.Outbox.message_id == r.json()["id"])).all()
@@ -489,30 +478,30 @@ def test_a_rejected_reply_is_never_published(rt: Runtime, world: World, client: 
     r = client.put(
         f"/api/v1/workspaces/{world.ws.id}/approval-rules",
         json={"mode": "off", "agents": {str(world.agents["agent2"]): "all"}},
-        headers=auth(world, "admin"),
+        headers=world.headers("admin"),
     )
     assert r.status_code == 200, r.text
     free = client.post(
-        f"/api/v1/conversations/{conv}/replies", json={"text": "Hi there"}, headers=auth(world, "agent")
+        f"/api/v1/conversations/{conv}/replies", json={"text": "Hi there"}, headers=world.headers("agent")
     )
     assert free.json()["delivery"] == "queued"  # the workspace mode is off for this agent
     held = client.post(
         f"/api/v1/conversations/{conv}/replies",
         json={"text": "We guarantee a refund"},
-        headers=auth(world, "agent2"),
+        headers=world.headers("agent2"),
     )
     assert held.json()["delivery"] == "approval"
     (pending,) = client.get(
-        f"/api/v1/workspaces/{world.ws.id}/approvals", headers=auth(world, "supervisor")
+        f"/api/v1/workspaces/{world.ws.id}/approvals", headers=world.headers("supervisor")
     ).json()
     no_reason = client.post(
-        f"/api/v1/approvals/{pending['id']}/reject", json={}, headers=auth(world, "supervisor")
+        f"/api/v1/approvals/{pending['id']}/reject", json={}, headers=world.headers("supervisor")
     )
     assert no_reason.status_code == 422
     r = client.post(
         f"/api/v1/approvals/{pending['id']}/reject",
         json={"reason": "we cannot promise refunds"},
-        headers=auth(world, "supervisor"),
+        headers=world.headers("supervisor"),
     )
     assert r.status_code == 200 and r.json()["status"] == "rejected"
     with rt.db.read() as session:
@@ -529,7 +518,7 @@ def test_a_rejected_reply_is_never_published(rt: Runtime, world: World, client: 
             == 0
         )
     decided = client.get(
-        f"/api/v1/workspaces/{world.ws.id}/approvals?status=rejected", headers=auth(world, "supervisor")
+        f"/api/v1/workspaces/{world.ws.id}/approvals?status=rejected", headers=world.headers("supervisor")
     ).json()
     assert [d["reason"] for d in decided] == ["we cannot promise refunds"]
 

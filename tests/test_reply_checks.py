@@ -3,7 +3,6 @@ split, spelling with suggestions, policy words."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +12,6 @@ from fastapi.testclient import TestClient
 from caredesk.actions import admin, intake
 from caredesk.actions.base import Actor
 from caredesk.actions.reply_checks import spelling
-from caredesk.api.app import create_app
 from caredesk.connectors import length
 from caredesk.domain.types import Author, InboundEvent
 from caredesk.pipeline.runner import Pipeline
@@ -25,12 +23,6 @@ needs_dictionaries = pytest.mark.skipif(
     spelling("hello", "en") is not None and spelling("hello", "en").severity == "info",  # type: ignore[union-attr]
     reason="no Hunspell dictionaries: run scripts/install-system-deps (make test does)",
 )
-
-
-@pytest.fixture
-def client(rt: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(rt), raise_server_exceptions=False) as c:
-        yield c
 
 
 def _conversation(rt: Runtime, channel_id: int, text: str, *, public: bool = True) -> int:

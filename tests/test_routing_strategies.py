@@ -3,30 +3,16 @@ API (the day-long simulation is in test_routing_simulation.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from caredesk.actions import admin
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor
-from caredesk.api.app import create_app
 from caredesk.domain.types import Presence
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 from tests.conftest import World
-
-
-@pytest.fixture
-def client(rt: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(rt), raise_server_exceptions=False) as c:
-        yield c
-
-
-def auth(world: World, who: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {world.token(who)}"}
 
 
 def _owner(rt: Runtime, conv_id: int) -> int | None:
@@ -39,7 +25,9 @@ def _owner(rt: Runtime, conv_id: int) -> int | None:
 def _busy_first_agent(rt: Runtime, world: World, client: TestClient, strategy: str) -> tuple[int, int]:
     """`agent` owns two conversations; `agent2` none. Then both come online under `strategy`."""
     r = client.put(
-        f"/api/v1/workspaces/{world.ws.id}/routing", json={"strategy": strategy}, headers=auth(world, "admin")
+        f"/api/v1/workspaces/{world.ws.id}/routing",
+        json={"strategy": strategy},
+        headers=world.headers("admin"),
     )
     assert r.status_code == 200 and r.json()["strategy"] == strategy, r.text
     for n in (1, 2):
@@ -50,13 +38,18 @@ def _busy_first_agent(rt: Runtime, world: World, client: TestClient, strategy: s
     return world.agents["agent"], world.agents["agent2"]
 
 
+def _new_customers(rt: Runtime, world: World, count: int) -> list[int | None]:
+    """Who gets each of `count` new customers, in arrival order."""
+    return [
+        _owner(rt, world.customer_writes(f"new-{n}", "my bill is wrong", who=f"c{n}")) for n in range(count)
+    ]
+
+
 def test_least_loaded_gives_the_idle_agent_everything_first(
     rt: Runtime, world: World, client: TestClient
 ) -> None:
     _busy, idle = _busy_first_agent(rt, world, client, "least_loaded")
-    owners = [
-        _owner(rt, world.customer_writes(f"new-{n}", "my bill is wrong", who=f"c{n}")) for n in range(2)
-    ]
+    owners = _new_customers(rt, world, 2)
     assert owners == [idle, idle]
 
 
@@ -64,9 +57,7 @@ def test_round_robin_takes_agents_in_turn_whatever_their_load(
     rt: Runtime, world: World, client: TestClient
 ) -> None:
     busy, idle = _busy_first_agent(rt, world, client, "round_robin")
-    owners = [
-        _owner(rt, world.customer_writes(f"new-{n}", "my bill is wrong", who=f"c{n}")) for n in range(4)
-    ]
+    owners = _new_customers(rt, world, 4)
     assert owners == [busy, idle, busy, idle]
     with rt.db.read() as session:
         ws = session.get(m.Workspace, world.ws.id)
@@ -77,13 +68,13 @@ def test_network_weights_count_against_capacity(rt: Runtime, world: World, clien
     r = client.put(
         f"/api/v1/workspaces/{world.ws.id}/routing",
         json={"strategy": "least_loaded", "network_weights": {"webhook": 0.5}},
-        headers=auth(world, "admin"),
+        headers=world.headers("admin"),
     )
     assert r.status_code == 200 and r.json()["network_weights"] == {"webhook": 0.5}
     r = client.put(
         f"/api/v1/workspaces/{world.ws.id}/agents/{world.agents['agent']}/capacity",
         json={"max_concurrent": 2},
-        headers=auth(world, "supervisor"),
+        headers=world.headers("supervisor"),
     )
     assert r.status_code == 200
     admin.set_presence(rt, world.actor("agent"), Presence.ONLINE)
@@ -93,25 +84,25 @@ def test_network_weights_count_against_capacity(rt: Runtime, world: World, clien
     bad = client.put(
         f"/api/v1/workspaces/{world.ws.id}/routing",
         json={"strategy": "fastest", "network_weights": {}},
-        headers=auth(world, "admin"),
+        headers=world.headers("admin"),
     )
     assert bad.status_code == 422
     # Doubling the weight puts the agent over capacity: the excess goes back to the queue.
     client.put(
         f"/api/v1/workspaces/{world.ws.id}/routing",
         json={"network_weights": {"webhook": 1}},
-        headers=auth(world, "admin"),
+        headers=world.headers("admin"),
     )
     r = client.put(
         f"/api/v1/workspaces/{world.ws.id}/agents/{world.agents['agent']}/capacity",
         json={"max_concurrent": 2},
-        headers=auth(world, "supervisor"),
+        headers=world.headers("supervisor"),
     )
     assert sum(1 for c in convs if _owner(rt, c) == world.agents["agent"]) == 2
 
 
 def test_sla_policy_matched_by_topic(rt: Runtime, world: World, client: TestClient) -> None:
-    h = auth(world, "admin")
+    h = world.headers("admin")
     r = client.post(
         f"/api/v1/workspaces/{world.ws.id}/sla-policies",
         json={

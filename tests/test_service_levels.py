@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -11,7 +10,6 @@ from fastapi.testclient import TestClient
 
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions import intake
-from caredesk.api.app import create_app
 from caredesk.domain.clock import FrozenClock
 from caredesk.domain.types import Author, InboundEvent
 from caredesk.pipeline.runner import Pipeline
@@ -30,12 +28,6 @@ OFFICE = {
 
 def _t(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-@pytest.fixture
-def client(rt: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(rt), raise_server_exceptions=False) as c:
-        yield c
 
 
 def _headers(world: World, key: str) -> dict[str, str]:
