@@ -129,6 +129,8 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
         ("PUT", f"/api/v1/conversations/{conv}/presence", {"state": "viewing"}, "analyst"),
         ("GET", f"/api/v1/workspaces/{ws}/routing", None, "analyst"),
         ("PUT", f"/api/v1/workspaces/{ws}/routing", {"strategy": "least_loaded"}, "admin"),
+        ("GET", f"/api/v1/channels/{ch}/greetings", None, "analyst"),
+        ("PUT", f"/api/v1/channels/{ch}/greetings", {"enabled": False}, "admin"),
     ]
 
 

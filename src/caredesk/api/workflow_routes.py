@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
-from caredesk.actions import admin, approvals, canned, cases, presence, webhooks
+from caredesk.actions import admin, approvals, canned, cases, greetings, presence, webhooks
 from caredesk.actions.base import get_or_404, require
 from caredesk.api.deps import ActorDep, RtDep
 from caredesk.api.routes import Strict, raw_body
@@ -284,3 +284,24 @@ def put_routing(workspace_id: int, body: RoutingIn, actor: ActorDep, rt: RtDep) 
     return admin.set_routing(
         rt, actor, workspace_id, strategy=body.strategy, network_weights_=body.network_weights
     )
+
+
+# --- greeting and sign-off posts -----------------------------------------------------------------
+
+
+class GreetingsIn(Strict):
+    enabled: bool
+    language: Annotated[str, Field(min_length=2, max_length=2)] = "en"
+    greeting: Annotated[str, Field(min_length=1, max_length=1000)] | None = None  # null: the default text
+    sign_off: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+
+
+@workflow.get("/channels/{channel_id}/greetings", tags=["channels"])
+def get_greetings(channel_id: int, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    """The channel's scheduled greeting and sign-off posts (at its calendar's openings and closings)."""
+    return greetings.settings_of(rt, actor, channel_id)
+
+
+@workflow.put("/channels/{channel_id}/greetings", tags=["channels"])
+def put_greetings(channel_id: int, body: GreetingsIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    return greetings.set_settings(rt, actor, channel_id, body.model_dump())

@@ -134,6 +134,10 @@ class BusinessCalendar:
         """The working time within [start, end), as merged UTC intervals in order."""
         yield from _clip(self._merged(start), start, end)
 
+    def periods(self, start: datetime) -> Iterator[Interval]:
+        """Whole open periods (not clipped), in order, from the one open at or next after `start`."""
+        return (p for p in self._merged(start) if p[1] > start)
+
     def _merged(self, start: datetime) -> Iterator[Interval]:
         """Merged working intervals from the day before `start` on, without end (until the horizon)."""
         first = start.astimezone(self._tz).date() - timedelta(days=1)

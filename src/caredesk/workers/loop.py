@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from caredesk.actions.conversations import dispatch_waiting, release_snoozed, watch_slas
+from caredesk.actions.greetings import post_due as post_greetings
 from caredesk.pipeline.runner import Pipeline
 from caredesk.runtime import Runtime
 from caredesk.workers.hooks import HookSender
@@ -68,7 +69,15 @@ class Workers:
             ("poller", self.poller.run_once, None, self.idle_wait),
             (
                 "timers",
-                lambda: (release_snoozed(self.rt) + dispatch_waiting(self.rt) + watch_slas(self.rt)) and 0,
+                lambda: (
+                    (
+                        release_snoozed(self.rt)
+                        + dispatch_waiting(self.rt)
+                        + watch_slas(self.rt)
+                        + post_greetings(self.rt)
+                    )
+                    and 0
+                ),
                 None,
                 30.0,
             ),
