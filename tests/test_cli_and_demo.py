@@ -132,7 +132,7 @@ def test_demo_workspace_content_and_server(tmp_path: Path) -> None:
     assert conversations == len(content.CONVERSATIONS)
 
     env = {**os.environ, "CAREDESK_DATA_DIR": str(tmp_path / "data")}
-    web_port, net_port = free_port(), free_port(3)
+    web_port, net_port = free_port(), free_port(4)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -232,6 +232,23 @@ def test_demo_workspace_content_and_server(tmp_path: Path) -> None:
                 time.sleep(0.1)
             assert len(on_x) == 1 and str(on_x[0]["text"]).endswith("Checking the mast ^CK")
             assert on_x[0]["kind"] == "post" and on_x[0]["in_reply_to"]
+            # Escalated, the conversation gets a ticket from the demo's ticket system.
+            r = web.post(f"/api/v1/conversations/{conv_id}/escalate", json={"note": "mast down"}, headers=h)
+            assert r.status_code == 202, r.text
+            ticket: dict[str, object] = {}
+            for _ in range(50):
+                detail = web.get(f"/api/v1/conversations/{conv_id}", headers=h).json()
+                ticket = detail["external_ticket"] or {}
+                if ticket.get("id"):
+                    break
+                time.sleep(0.1)
+            assert str(ticket.get("id", "")).startswith("T-") and ticket["status"] == "open", ticket
+            sent = httpx.get(f"http://127.0.0.1:{net_port + 3}/events").json()
+            assert [e["type"] for e in sent] == ["conversation.escalated"]
+            # The demo's canned responses are suggested with the conversation's values filled in.
+            canned = web.get(f"/api/v1/conversations/{conv_id}/canned-responses?q=outage", headers=h).json()
+            assert canned["suggestions"][0]["shortcut"] == "outage"
+            assert "https://status.nordlys.example" in canned["suggestions"][0]["text"]
     finally:
         proc.terminate()
         proc.wait(10)

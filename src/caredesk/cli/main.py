@@ -103,7 +103,8 @@ def demo(
     host: str = "127.0.0.1",
     port: int = 8000,
     network_port: Annotated[
-        int, typer.Option(help="First port of the local networks: webhook fake, then X and Mastodon fakes.")
+        int,
+        typer.Option(help="First port of the local networks: webhook fake, X, Mastodon, the ticket system."),
     ] = 8001,
     serve_it: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server afterwards.")] = True,
 ) -> None:
@@ -140,7 +141,9 @@ def demo(
             channel.key, secret=channel.secret, hook_url=f"http://{host}:{port}/hooks/{channel.channel_id}"
         )
     fake = ServerThread(network.app, port=network_port).start()
-    live = DemoNetworks(x_port=network_port + 1, mastodon_port=network_port + 2).start()
+    live = DemoNetworks(
+        x_port=network_port + 1, mastodon_port=network_port + 2, tickets_port=network_port + 3
+    ).start()
     live.connect(rt)
     live.customers_write()
     typer.echo(
@@ -149,6 +152,7 @@ def demo(
     typer.echo(
         f"X on {live.pages['x']}/ and Mastodon on {live.pages['mastodon']}/ (what the brand published)"
     )
+    typer.echo(f"ticket system on {live.pages['tickets']}/events (what escalations sent)")
     if live.mail is not None:
         typer.echo(f"mail: IMAP 127.0.0.1:{live.mail.imap_port}, SMTP 127.0.0.1:{live.mail.smtp_port}")
     else:

@@ -7,7 +7,7 @@ below is invented for the demo. Phone numbers use fictional ranges
 example.com / example.net / example.org domains.
 """
 
-from typing import Final, TypedDict
+from typing import Any, Final, TypedDict
 
 
 class DemoAgent(TypedDict):
@@ -1630,3 +1630,53 @@ CONVERSATIONS: Final[list[DemoConversation]] = [
         ],
     },
 ]
+
+# The workflow settings of the demo workspace (demo/seed.py:workflow): the social channel's office hours,
+# service levels, canned responses.
+OFFICE_HOURS: Final[dict[str, Any]] = {
+    "name": "Copenhagen office",
+    "time_zone": WORKSPACE_TIMEZONE,
+    "week": {
+        **{d: [["08:00", "20:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+        "sat": [["10:00", "16:00"]],
+    },
+    "holiday_country": "DK",
+}
+SLA_POLICIES: Final[list[dict[str, Any]]] = [
+    {"name": "Outages", "position": 1, "match": {"topics": ["outage"]}, "first_reply_minutes": 15,
+     "next_reply_minutes": 30, "warn_before_minutes": 5, "escalation": {"raise_priority": 10}},
+    {"name": "Public posts", "position": 2, "match": {"public": True}, "first_reply_minutes": 30,
+     "next_reply_minutes": 60, "resolution_minutes": 24 * 60, "warn_before_minutes": 10},
+    {"name": "Private messages", "position": 3, "first_reply_minutes": 60, "next_reply_minutes": 120,
+     "resolution_minutes": 48 * 60, "warn_before_minutes": 15},
+]  # fmt: skip
+CANNED: Final[list[dict[str, Any]]] = [
+    {
+        "name": "Outage: we are on it", "shortcut": "outage", "folder": "Network", "topics": ["outage"],
+        "texts": {
+            "en": "Hi {customer.first_name}, sorry: there is a fault in your area and our engineers are on it. "
+                  "Live status: {link.status}",
+            "da": "Hej {customer.first_name}, beklager: der er en fejl i dit område, og vores teknikere arbejder "
+                  "på den. Status: {link.status}",
+        },
+    },
+    {
+        "name": "Where is my order", "shortcut": "order", "folder": "Delivery", "topics": ["delivery"],
+        "texts": {
+            "en": "Hi {customer.first_name}, order {order.id} has left our warehouse; tracking: [[Tracking number]].",
+            "da": "Hej {customer.first_name}, ordre {order.id} er sendt; sporing: [[Sporingsnummer]].",
+        },
+    },
+    {
+        "name": "Billing: checking your invoice", "shortcut": "bill", "folder": "Billing", "topics": ["billing"],
+        "texts": {
+            "en": "Hi {customer.first_name}, I am checking your invoice now and will write again within the hour.",
+            "da": "Hej {customer.first_name}, jeg kigger på din regning nu og skriver igen inden for en time.",
+        },
+    },
+    {
+        "name": "Thanks", "shortcut": "thanks", "folder": "General", "topics": ["praise"],
+        "texts": {"en": "Thank you, {customer.first_name}! That made our day.", "da": "Tusind tak, {customer.first_name}!"},
+    },
+]  # fmt: skip
+STATUS_PAGE: Final[str] = "https://status.nordlys.example"

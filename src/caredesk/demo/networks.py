@@ -9,14 +9,16 @@ pointed at it again (addresses, tokens, cursors) and a few customers write to th
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from caredesk.actions import admin
+from caredesk.actions import admin, webhooks
 from caredesk.actions.base import Actor
 from caredesk.demo import content
+from caredesk.fakes.hook_receiver import FakeHookReceiver
 from caredesk.fakes.mailserver import MailServer, dovecot_binary
 from caredesk.fakes.mastodon import FakeMastodon
 from caredesk.fakes.webhook_network import ServerThread
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 X_CHANNEL = "X @nordlys_care"
 MASTODON_CHANNEL = "Mastodon @nordlys"
 EMAIL_CHANNEL = "Email support@nordlys.example"
+TICKETS_WEBHOOK = "Ticket system"
 BRAND_ADDRESS = "support@nordlys.example"
 MAIL_PASSWORD = "caredesk-demo-mail"  # noqa: S105  (a local demo mailbox)
 
@@ -37,8 +40,10 @@ MAIL_PASSWORD = "caredesk-demo-mail"  # noqa: S105  (a local demo mailbox)
 class DemoNetworks:
     x_port: int
     mastodon_port: int
+    tickets_port: int
     x: FakeX = field(init=False)
     mastodon: FakeMastodon = field(init=False)
+    tickets: FakeHookReceiver = field(init=False)  # a ticket system behind the ticketing webhook
     mail: MailServer | None = field(init=False, default=None)
     servers: list[ServerThread] = field(init=False, default_factory=list)
     pages: dict[str, str] = field(init=False, default_factory=dict)
@@ -46,9 +51,11 @@ class DemoNetworks:
     def start(self) -> DemoNetworks:
         self.x = FakeX(brand_username="nordlys_care", brand_id="1600000000000000001")
         self.mastodon = FakeMastodon(host="mastodon.example")
+        self.tickets = FakeHookReceiver(secret=secrets.token_urlsafe(32))
         for app, port, name in (
             (self.x.app, self.x_port, "x"),
             (self.mastodon.app, self.mastodon_port, "mastodon"),
+            (self.tickets.app, self.tickets_port, "tickets"),
         ):
             server = ServerThread(app, port=port).start()
             self.servers.append(server)
@@ -123,6 +130,7 @@ class DemoNetworks:
                 for c in session.scalars(sa.select(m.Channel).where(m.Channel.workspace_id == ws_id))
             }
         assert ws_id is not None
+        self._ticketing(rt, ws_id)
         for name, connector, config, credentials, own in setups:
             if name in existing:
                 admin.reconnect_channel(
@@ -140,6 +148,19 @@ class DemoNetworks:
                     own_account_id=own,
                     team_id=team_id,
                 )
+
+    def _ticketing(self, rt: Runtime, workspace_id: int) -> None:
+        """The workspace's ticketing webhook, pointed at this run's ticket system with its secret."""
+        system = Actor.system()
+        data = {"name": TICKETS_WEBHOOK, "url": f"{self.pages['tickets']}/events", "events": [],
+                "ticketing": True, "secret": self.tickets.secret}  # fmt: skip
+        current = next(
+            (w for w in webhooks.list_webhooks(rt, system, workspace_id) if w["name"] == TICKETS_WEBHOOK),
+            None,
+        )
+        webhooks.save_webhook(
+            rt, system, workspace_id=workspace_id, data=data, webhook_id=current["id"] if current else None
+        )
 
     def customers_write(self) -> None:
         """A few customers contact the brand on each network as the demo starts."""

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from caredesk.actions import admin, intake
+from caredesk.actions import admin, approvals, canned, greetings, intake, service_levels
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor
 from caredesk.demo import content
@@ -168,3 +168,32 @@ def seed(rt: Runtime, *, network_url: str) -> None:
             conv_actions.set_status(rt, system, conv_id, status)
         for tag in conv["tags"]:
             conv_actions.tag(rt, system, conv_id, tag)
+    workflow(rt, ws.id, channels["social"].id, agent_ids)
+
+
+def workflow(rt: Runtime, workspace_id: int, social_channel_id: int, agent_ids: dict[str, int]) -> None:
+    """Office hours on the social channel (with its greeting and sign-off posts), service levels, canned
+    responses, automatic acknowledgements, and the newest agent's public replies held for review. Set
+    after the history is replayed, so none of it answers the past."""
+    system = Actor.system()
+    cal = service_levels.save_calendar(
+        rt,
+        system,
+        workspace_id=workspace_id,
+        data={**content.OFFICE_HOURS, "channel_ids": [social_channel_id]},
+    )
+    for policy in content.SLA_POLICIES:
+        business = policy.get("match", {}).get("public") is True
+        data = {**policy, "business_hours": business, "calendar_id": cal["id"] if business else None}
+        service_levels.save_policy(rt, system, workspace_id=workspace_id, data=data)
+    with rt.db.write() as session:
+        ws = session.get(m.Workspace, workspace_id)
+        assert ws is not None
+        ws.settings = {**(ws.settings or {}), "links": {"status": content.STATUS_PAGE}}
+    for item in content.CANNED:
+        canned.save(rt, system, workspace_id=workspace_id, data=item)
+    service_levels.set_auto_ack(rt, system, workspace_id=workspace_id, data={"enabled": True})
+    greetings.set_settings(rt, system, social_channel_id, {"enabled": True, "language": "en"})
+    approvals.set_rules(
+        rt, system, workspace_id, {"mode": "off", "agents": {str(agent_ids["jonas"]): "public"}}
+    )
