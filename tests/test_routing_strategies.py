@@ -130,3 +130,22 @@ def test_sla_policy_matched_by_topic(rt: Runtime, world: World, client: TestClie
     first_reply = rows[down].first_reply_due_at
     assert first_reply is not None and rows[down].first_inbound_at is not None
     assert (first_reply - rows[down].first_inbound_at).total_seconds() == 15 * 60
+
+
+def test_skills_for_the_topic_and_the_network_are_preferred(rt: Runtime, world: World) -> None:
+    with rt.db.write() as session:
+        agent2 = session.get(m.Agent, world.agents["agent2"])
+        assert agent2 is not None
+        agent2.skills = ["topic:billing"]
+    admin.set_presence(rt, world.actor("agent"), Presence.ONLINE)
+    admin.set_presence(rt, world.actor("agent2"), Presence.ONLINE)
+    bills = [
+        world.customer_writes(f"b-{n}", "I was charged twice on my invoice this month", who=f"b{n}")
+        for n in range(3)
+    ]
+    other = world.customer_writes("o-1", "How do I change my wifi password?", who="o1")
+    with rt.db.read() as session:
+        topics = {c.id: c.topic for c in session.scalars(sa.select(m.Conversation))}
+    assert {topics[b] for b in bills} == {"billing"} and topics[other] != "billing"
+    assert [_owner(rt, b) for b in bills] == [world.agents["agent2"]] * 3  # the billing specialist
+    assert _owner(rt, other) == world.agents["agent"]  # no skill asked for: the least loaded

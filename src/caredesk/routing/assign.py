@@ -1,6 +1,8 @@
 """Choosing an agent for a conversation: stickiness first, then skills, presence and capacity.
 
-Among the online agents with room (preferring the conversation's team, then its language): the least
+Among the online agents with room, preferring in turn the conversation's team, its language, and
+agents whose skills name its topic and its network (an agent's `skills`: "billing", "x", or
+"topic:billing", "network:x"): the least
 loaded (`least_loaded`), or the next after the last one given a conversation, in agent order
 (`round_robin`). Load is the number of active conversations an agent owns, each weighted by its network
 when the workspace sets weights (`settings["routing"]["network_weights"]`, e.g. `{"email": 0.5}`; 1 by
@@ -54,6 +56,7 @@ class Candidate:
     agent_id: int
     languages: frozenset[str]
     teams: frozenset[int]
+    skills: frozenset[str]
     capacity: int
     load: float
 
@@ -74,7 +77,9 @@ class WorkspaceRoster:
         cls, session: Session, workspace_id: int, weights: dict[str, float] | None = None
     ) -> WorkspaceRoster:
         rows = session.execute(
-            sa.select(m.Agent.id, m.Agent.languages, m.Agent.max_concurrent, m.Membership.role)
+            sa.select(
+                m.Agent.id, m.Agent.languages, m.Agent.skills, m.Agent.max_concurrent, m.Membership.role
+            )
             .join(m.Membership, m.Membership.agent_id == m.Agent.id)
             .where(
                 m.Membership.workspace_id == workspace_id,
@@ -98,6 +103,7 @@ class WorkspaceRoster:
                     agent_id=r.id,
                     languages=frozenset(r.languages or []),
                     teams=frozenset(teams.get(r.id, set())),
+                    skills=frozenset(str(x).lower() for x in r.skills or []),
                     capacity=r.max_concurrent,
                     load=loads.get(r.id, 0.0),
                 )
@@ -121,6 +127,8 @@ class WorkspaceRoster:
         sticky_agent_id: int | None,
         weight: float = 1.0,
         strategy: str = "least_loaded",
+        topic: str | None = None,
+        network: str | None = None,
     ) -> int | None:
         if sticky_agent_id is not None and self.has_room(sticky_agent_id, weight):
             return self._take(sticky_agent_id, weight)
@@ -129,6 +137,10 @@ class WorkspaceRoster:
             pool = [c for c in pool if team_id in c.teams]
         if language and any(language in c.languages for c in pool):
             pool = [c for c in pool if language in c.languages]
+        for kind, value in (("topic", topic), ("network", network)):
+            wanted = {value.lower(), f"{kind}:{value.lower()}"} if value else set()
+            if wanted and any(c.skills & wanted for c in pool):
+                pool = [c for c in pool if c.skills & wanted]
         if not pool:
             return None
         if strategy == "round_robin":

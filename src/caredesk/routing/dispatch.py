@@ -129,6 +129,8 @@ def dispatch(session: Session, workspace_id: int, now: datetime) -> list[tuple[i
             sticky_agent_id=sticky,
             weight=weight,
             strategy=strategy,
+            topic=conv.topic,
+            network=networks.get(conv.channel_id),
         )
         if agent_id is None:
             break  # nobody has room: the rest wait, in order
