@@ -5,19 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from caredesk import __version__
+from caredesk import __version__, web
 from caredesk.actions.reply_checks import ChecksFailed
 from caredesk.api.routes import api, hooks
 from caredesk.api.workflow_routes import ticket_hooks, workflow
 from caredesk.domain.errors import CaredeskError
 from caredesk.runtime import Runtime
+from caredesk.web.live import live
 from caredesk.web.pages import pages
 from caredesk.workers.loop import Workers
 
@@ -48,6 +51,8 @@ def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
     app.include_router(hooks)
     app.include_router(ticket_hooks)
     app.include_router(pages)
+    app.include_router(live)
+    app.mount("/static", StaticFiles(directory=str(Path(web.__file__).parent / "static")), name="static")
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -37,6 +37,8 @@ class ConversationFilter:
     language: str | None = None
     tag: str | None = None
     text: str | None = None
+    direct: bool | None = None  # False: listening results (mentions without @), True: addressed to the brand
+    team_ids: tuple[int, ...] = ()
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -72,17 +74,8 @@ def _after(sort: tuple[tuple[Any, bool], ...], values: list[Any]) -> sa.ColumnEl
     return sa.or_(*clauses)
 
 
-def list_conversations(
-    session: Session,
-    f: ConversationFilter,
-    *,
-    sort: str = "priority",
-    limit: int = 50,
-    cursor: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    if sort not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}")
-    order = SORTS[sort]
+def filtered_query(f: ConversationFilter) -> sa.Select[Any]:
+    """The conversations `f` selects, with their contact's and channel's names, unordered."""
     query = (
         sa.select(
             C,
@@ -105,6 +98,10 @@ def list_conversations(
         query = query.where(C.assignee_id == f.assignee_id)
     if f.team_id is not None:
         query = query.where(C.team_id == f.team_id)
+    if f.team_ids:
+        query = query.where(C.team_id.in_(f.team_ids))
+    if f.direct is not None:
+        query = query.where(C.is_direct.is_(f.direct))
     if f.channel_id is not None:
         query = query.where(C.channel_id == f.channel_id)
     if f.min_priority is not None:
@@ -130,6 +127,21 @@ def list_conversations(
                 ),
             )
         )
+    return query
+
+
+def list_conversations(
+    session: Session,
+    f: ConversationFilter,
+    *,
+    sort: str = "priority",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    if sort not in SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}")
+    order = SORTS[sort]
+    query = filtered_query(f)
     if cursor:
         query = query.where(_after(order, decode_cursor(cursor, order)))
     query = query.order_by(*[col.desc() if desc else col.asc() for col, desc in order]).limit(limit + 1)
@@ -145,6 +157,26 @@ def list_conversations(
         last = page[-1][0]
         next_cursor = encode_cursor([getattr(last, col.key) for col, _ in order])
     return items, next_cursor
+
+
+def latest_inbound(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each conversation's newest customer message: its text, sentiment and triage (for the inbox rows)."""
+    if not ids:
+        return {}
+    newest = (
+        sa.select(sa.func.max(m.Message.id))
+        .where(m.Message.conversation_id.in_(ids), m.Message.direction == "in")
+        .group_by(m.Message.conversation_id)
+    )
+    rows = session.execute(
+        sa.select(m.Message.conversation_id, m.Message.text, m.Message.sentiment, m.Message.triage).where(
+            m.Message.id.in_(newest)
+        )
+    ).all()
+    return {
+        cid: {"text": text, "sentiment": sentiment, "triage": triage or {}}
+        for cid, text, sentiment, triage in rows
+    }
 
 
 def _tags_for(session: Session, ids: list[int]) -> dict[int, list[str]]:

@@ -179,9 +179,8 @@ def adapt_due(rt: Runtime, triager: ModelTriager, every: timedelta = timedelta(d
     """The scheduled job: refit every workspace whose adjustment is older than `every` (or missing)."""
     now = rt.clock.now()
     with rt.db.read() as session:
-        fitted = dict(
-            session.execute(sa.select(m.TriageAdjustment.workspace_id, m.TriageAdjustment.fitted_at)).tuples()
-        )
+        rows = session.execute(sa.select(m.TriageAdjustment.workspace_id, m.TriageAdjustment.fitted_at)).all()
+        fitted: dict[int, datetime] = dict(rows)
         workspaces = list(session.scalars(sa.select(m.Workspace.id)))
     done = 0
     for ws in workspaces:

@@ -1,25 +1,56 @@
-"""Server-rendered pages: log in, the queue, one conversation. (The full live inbox builds on these.)"""
+"""Server-rendered pages: log in, the queue (live), one conversation with its composer (live).
+
+Pages render on the server with Jinja2 (autoescaped: customer text is never markup). `static/app.js`
+keeps them live: it listens on `/live` (web/live.py) and swaps in the fresh partials below
+(`/partials/...`), and talks to the JSON API with the session cookie and the CSRF token.
+"""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 
+from caredesk.actions import conversations as conv_actions
+from caredesk.actions import presence
 from caredesk.actions.base import Actor, role_in
+from caredesk.actions.cases import linked, refs_of
 from caredesk.actions.sessions import end_session, start_session
 from caredesk.api.deps import SESSION_COOKIE, RtDep, session_agent
-from caredesk.domain.errors import Forbidden, Unauthorized
+from caredesk.domain.errors import CaredeskError, Forbidden, Unauthorized
+from caredesk.domain.types import Status
+from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 from caredesk.storage import queries
 
 pages = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+VIEWS = {
+    "mine": "Mine",
+    "unassigned": "Unassigned",
+    "team": "My teams",
+    "listening": "Mentions without @",
+    "all": "All",
+}
+NETWORK_MARKS = {
+    "x": "X",
+    "mastodon": "M",
+    "bluesky": "B",
+    "facebook": "f",
+    "instagram": "IG",
+    "email": "@",
+    "webhook": "W",
+}
+ROW_LIMIT = 200
 
 
 def _ago(value: Any, now: Any) -> str:
@@ -33,72 +64,213 @@ def _ago(value: Any, now: Any) -> str:
     return f"{minutes // 1440} d"
 
 
-@pages.get("/", response_class=HTMLResponse)
-def queue(request: Request, rt: RtDep, ws: int | None = None, status: str = "open") -> Response:
-    found = session_agent(rt, request)
-    if found is None:
-        return templates.TemplateResponse(request, "login.html", {"error": None})
-    agent, web_session = found
-    now = rt.clock.now()
-    with rt.db.read() as session:
-        workspaces = list(
-            session.scalars(
-                sa.select(m.Workspace)
-                .join(m.Membership, m.Membership.workspace_id == m.Workspace.id)
-                .where(m.Membership.agent_id == agent.id)
-                .order_by(m.Workspace.name)
-            )
+def _due(item: dict[str, Any], now: datetime) -> tuple[datetime | None, str, str]:
+    """The nearest SLA due time of a row, its countdown text and its state (ok / soon / late)."""
+    dues = [d for d in (item["first_reply_due_at"], item["next_reply_due_at"]) if d is not None]
+    if item["status"] != Status.OPEN.value or not dues:
+        return None, "", ""
+    due = min(dues)
+    minutes = int((due - now).total_seconds() // 60)
+    if minutes < 0:
+        return due, f"{_ago(due, now)} late", "late"
+    return (
+        due,
+        f"{minutes // 60} h {minutes % 60} min left" if minutes >= 60 else f"{minutes} min left",
+        ("soon" if minutes < 15 else "ok"),
+    )
+
+
+@dataclass
+class Queue:
+    workspaces: list[m.Workspace]
+    current: m.Workspace | None
+    view: str
+    status: str
+    items: list[dict[str, Any]]
+    counts: dict[str, int]
+    text: str | None = None
+
+
+def _queue(
+    session: Session,
+    agent: m.Agent,
+    ws: int | None,
+    view: str,
+    status: str,
+    now: datetime,
+    text: str | None = None,
+) -> Queue:
+    workspaces = list(
+        session.scalars(
+            sa.select(m.Workspace)
+            .join(m.Membership, m.Membership.workspace_id == m.Workspace.id)
+            .where(m.Membership.agent_id == agent.id)
+            .order_by(m.Workspace.name)
         )
-        current = next((w for w in workspaces if w.id == ws), workspaces[0] if workspaces else None)
-        items: list[dict[str, Any]] = []
-        agents: dict[int, str] = {}
-        if current is not None:
-            statuses = tuple(s for s in status.split(",") if s) if status != "all" else ()
-            items, _ = queries.list_conversations(
-                session, queries.ConversationFilter(workspace_id=current.id, statuses=statuses), limit=100
-            )
-            agents = dict(
-                session.execute(
-                    sa.select(m.Agent.id, m.Agent.name)
-                    .join(m.Membership, m.Membership.agent_id == m.Agent.id)
-                    .where(m.Membership.workspace_id == current.id)
-                ).all()
-            )
+    )
+    current = next((w for w in workspaces if w.id == ws), workspaces[0] if workspaces else None)
+    view = view if view in VIEWS else "all"
+    if current is None:
+        return Queue(workspaces, None, view, status, [], {})
+    teams = tuple(session.scalars(sa.select(m.TeamMember.team_id).where(m.TeamMember.agent_id == agent.id)))
+    statuses = tuple(s for s in status.split(",") if s) if status != "all" else ()
+    active = tuple(s.value for s in (Status.OPEN, Status.PENDING, Status.SNOOZED))
+    filters = {
+        "mine": queries.ConversationFilter(workspace_id=current.id, statuses=active, assignee_id=agent.id),
+        "unassigned": queries.ConversationFilter(
+            workspace_id=current.id, statuses=("open",), unassigned=True
+        ),
+        "team": queries.ConversationFilter(workspace_id=current.id, statuses=active, team_ids=teams or (-1,)),
+        "listening": queries.ConversationFilter(workspace_id=current.id, statuses=active, direct=False),
+        "all": queries.ConversationFilter(workspace_id=current.id, statuses=statuses, text=text or None),
+    }
+    items, _ = queries.list_conversations(session, filters[view], limit=ROW_LIMIT)
+    counts = {
+        key: int(
+            session.scalar(sa.select(sa.func.count()).select_from(queries.filtered_query(f).subquery())) or 0
+        )
+        for key, f in filters.items()
+        if key != "all"
+    }
+    agents = dict(
+        session.execute(
+            sa.select(m.Agent.id, m.Agent.name)
+            .join(m.Membership, m.Membership.agent_id == m.Agent.id)
+            .where(m.Membership.workspace_id == current.id)
+        ).all()
+    )
+    latest = queries.latest_inbound(session, [i["id"] for i in items])
     for item in items:
         item["waiting"] = _ago(item["waiting_since"], now)
         item["assignee_name"] = agents.get(item["assignee_id"] or 0, "")
-    return templates.TemplateResponse(
-        request,
-        "queue.html",
-        {
-            "agent": agent,
-            "csrf": web_session.csrf_token,
-            "workspaces": workspaces,
-            "current": current,
-            "items": items,
-            "status": status,
-        },
-    )
+        item["mark"] = NETWORK_MARKS.get(item["network"], item["network"][:2])
+        last = latest.get(item["id"], {})
+        item["preview"] = (last.get("text") or "")[:140]
+        item["sentiment"] = last.get("sentiment")
+        item["due_at"], item["countdown"], item["due_state"] = _due(item, now)
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    items.sort(key=lambda i: (-i["priority"], i["due_at"] or far, i["id"]))
+    return Queue(workspaces, current, view, status, items, counts, text)
+
+
+def _logged_in(rt: Runtime, request: Request) -> tuple[m.Agent, m.WebSession] | None:
+    return session_agent(rt, request)
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """Which queue a page shows: workspace, view, status filter and search text."""
+
+    ws: int | None
+    view: str
+    status: str
+    q: str | None
+
+
+def queue_query(
+    ws: int | None = None,
+    view: str = "all",
+    status: str = "open",
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> QueueQuery:
+    return QueueQuery(ws, view, status, q)
+
+
+QueueDep = Annotated[QueueQuery, Depends(queue_query)]
+
+
+def _load_queue(rt: Runtime, agent: m.Agent, query: QueueQuery) -> Queue:
+    with rt.db.read() as session:
+        return _queue(session, agent, query.ws, query.view, query.status, rt.clock.now(), query.q)
+
+
+@pages.get("/", response_class=HTMLResponse)
+def queue(request: Request, rt: RtDep, query: QueueDep) -> Response:
+    found = _logged_in(rt, request)
+    if found is None:
+        return templates.TemplateResponse(request, "login.html", {"error": None})
+    agent, web_session = found
+    found_q = _load_queue(rt, agent, query)
+    context = {"agent": agent, "csrf": web_session.csrf_token, "q": found_q, "views": VIEWS}
+    context.update(workspaces=found_q.workspaces, current=found_q.current)
+    return templates.TemplateResponse(request, "queue.html", context)
+
+
+@pages.get("/partials/queue", response_class=HTMLResponse)
+def queue_rows(request: Request, rt: RtDep, query: QueueDep) -> Response:
+    found = _logged_in(rt, request)
+    if found is None:
+        return Response(status_code=401)
+    found_q = _load_queue(rt, found[0], query)
+    return templates.TemplateResponse(request, "_queue_rows.html", {"q": found_q, "views": VIEWS})
+
+
+@pages.post("/take-next")
+def take_next(
+    request: Request, rt: RtDep, csrf: Annotated[str, Form(max_length=100)], ws: Annotated[int, Form()]
+) -> Response:
+    found = _logged_in(rt, request)
+    if found is None:
+        return RedirectResponse("/", status_code=303)
+    agent, web_session = found
+    if not secrets.compare_digest(csrf, web_session.csrf_token):
+        raise Forbidden("wrong CSRF token")
+    try:
+        conv = conv_actions.take_next(rt, Actor.agent(agent.id, is_superadmin=agent.is_superadmin), ws)
+    except CaredeskError as exc:
+        return RedirectResponse(f"/?ws={ws}&view=mine&notice={exc.message[:200]}", status_code=303)
+    if conv is None:
+        return RedirectResponse(f"/?ws={ws}&view=unassigned", status_code=303)
+    return RedirectResponse(f"/c/{conv.id}", status_code=303)
+
+
+def _detail(session: Session, rt: Runtime, agent: m.Agent, conversation_id: int) -> dict[str, Any] | None:
+    conv = session.get(m.Conversation, conversation_id)
+    actor = Actor.agent(agent.id, is_superadmin=agent.is_superadmin)
+    if conv is None or role_in(session, actor, conv.workspace_id) is None:
+        return None
+    detail = queries.conversation_detail(session, conv)
+    detail["refs"] = refs_of(session, conv.id)
+    detail["linked"] = linked(session, conv)
+    detail["present"] = [
+        p for p in presence.present(session, conv.id, rt.clock.now()) if p["agent_id"] != agent.id
+    ]
+    detail["agents"] = session.execute(
+        sa.select(m.Agent.id, m.Agent.name)
+        .join(m.Membership, m.Membership.agent_id == m.Agent.id)
+        .where(m.Membership.workspace_id == conv.workspace_id)
+        .order_by(m.Agent.name)
+    ).all()
+    last_in = next((x for x in reversed(detail["messages"]) if x["direction"] == "in"), None)
+    detail["triage"] = last_in["triage"] if last_in else {}
+    return detail
 
 
 @pages.get("/c/{conversation_id}", response_class=HTMLResponse)
 def conversation_page(conversation_id: int, request: Request, rt: RtDep) -> Response:
-    found = session_agent(rt, request)
+    found = _logged_in(rt, request)
     if found is None:
         return RedirectResponse("/", status_code=303)
     agent, web_session = found
     with rt.db.read() as session:
-        conv = session.get(m.Conversation, conversation_id)
-        if (
-            conv is None
-            or role_in(session, Actor.agent(agent.id, is_superadmin=agent.is_superadmin), conv.workspace_id)
-            is None
-        ):
-            return templates.TemplateResponse(request, "missing.html", {"agent": agent}, status_code=404)
-        detail = queries.conversation_detail(session, conv)
+        detail = _detail(session, rt, agent, conversation_id)
+    if detail is None:
+        return templates.TemplateResponse(request, "missing.html", {"agent": agent}, status_code=404)
     return templates.TemplateResponse(
         request, "conversation.html", {"agent": agent, "csrf": web_session.csrf_token, "c": detail}
     )
+
+
+@pages.get("/partials/conversation/{conversation_id}", response_class=HTMLResponse)
+def conversation_part(conversation_id: int, request: Request, rt: RtDep) -> Response:
+    found = _logged_in(rt, request)
+    if found is None:
+        return Response(status_code=401)
+    with rt.db.read() as session:
+        detail = _detail(session, rt, found[0], conversation_id)
+    if detail is None:
+        return Response(status_code=404)
+    return templates.TemplateResponse(request, "_thread.html", {"c": detail})
 
 
 @pages.post("/login")
@@ -126,7 +298,7 @@ def login(
 
 @pages.post("/logout")
 def logout(request: Request, rt: RtDep, csrf: Annotated[str, Form(max_length=100)]) -> Response:
-    found = session_agent(rt, request)
+    found = _logged_in(rt, request)
     if found is not None:
         agent, web_session = found
         if not secrets.compare_digest(csrf, web_session.csrf_token):

@@ -1,0 +1,299 @@
+// caredesk inbox: live updates (server-sent events from /live), the composer, keyboard shortcuts.
+// Pages are rendered on the server; this swaps in fresh server-rendered partials and calls the JSON API
+// with the session cookie and the CSRF token. Text from the server is only ever set with textContent.
+(() => {
+  "use strict";
+  const body = document.body;
+  const csrf = body.dataset.csrf || "";
+  const $ = (id) => document.getElementById(id);
+
+  const api = async (method, url, data) => {
+    const response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: data === undefined ? undefined : JSON.stringify(data),
+    });
+    let json = null;
+    try { json = await response.json(); } catch (_) { json = null; }
+    return { ok: response.ok, status: response.status, json };
+  };
+
+  const el = (tag, attrs = {}, text) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+
+  const debounce = (fn, ms) => {
+    let timer = null;
+    return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+  };
+
+  const listen = (handlers) => {
+    if (!window.EventSource) return;
+    const source = new EventSource("/live");
+    for (const [name, fn] of Object.entries(handlers)) {
+      source.addEventListener(name, (e) => { try { fn(JSON.parse(e.data)); } catch (_) { /* a bad frame */ } });
+    }
+  };
+
+  // --- help and presence, on every page ---------------------------------------------------------
+  const help = $("help");
+  const toggleHelp = (show) => { if (help) help.hidden = !show; };
+  document.querySelectorAll("[data-open-help]").forEach((b) => b.addEventListener("click", () => toggleHelp(true)));
+  document.querySelectorAll("[data-close-help]").forEach((b) => b.addEventListener("click", () => toggleHelp(false)));
+  const presenceSelect = $("presence");
+  if (presenceSelect) {
+    presenceSelect.addEventListener("change", () => api("PUT", "/api/v1/me/presence", { presence: presenceSelect.value }));
+  }
+
+  const typing = (e) => {
+    const t = e.target;
+    return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+  };
+
+  // --- the queue ----------------------------------------------------------------------------------
+  if (body.dataset.page === "queue") {
+    let selected = null;  // conversation id of the selected row
+    const rows = () => Array.from(document.querySelectorAll("tr[data-conversation]"));
+    const select = (row) => {
+      rows().forEach((r) => r.classList.remove("selected"));
+      if (!row) return;
+      row.classList.add("selected");
+      row.focus({ preventScroll: true });
+      row.scrollIntoView({ block: "nearest" });
+      selected = row.dataset.conversation;
+    };
+    const wire = () => {
+      rows().forEach((r) => r.addEventListener("click", (e) => {
+        if (e.target.tagName !== "A") window.location = `/c/${r.dataset.conversation}`;
+      }));
+      const again = rows().find((r) => r.dataset.conversation === selected);
+      if (again) select(again);
+    };
+    const refresh = debounce(async () => {
+      const panel = $("queue-panel");
+      if (!panel) return;
+      const params = new URLSearchParams({ ws: panel.dataset.ws, view: panel.dataset.view, status: panel.dataset.status });
+      if (panel.dataset.q) params.set("q", panel.dataset.q);
+      const response = await fetch(`/partials/queue?${params}`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const holder = document.createElement("div");
+      holder.innerHTML = await response.text();  // server-rendered and autoescaped
+      const fresh = holder.querySelector("#queue-panel");
+      if (fresh) { panel.replaceWith(fresh); wire(); }
+    }, 150);
+    wire();
+    listen({ changed: refresh, agents: refresh, sla: refresh });
+    setInterval(refresh, 30000);  // waiting times and SLA countdowns move on their own
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") { toggleHelp(false); return; }
+      if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+      const all = rows();
+      const index = all.findIndex((r) => r.dataset.conversation === selected);
+      if (e.key === "j") { select(all[Math.min(all.length - 1, index + 1)]); e.preventDefault(); }
+      else if (e.key === "k") { select(all[Math.max(0, index - 1)]); e.preventDefault(); }
+      else if ((e.key === "Enter" || e.key === "o") && selected) { window.location = `/c/${selected}`; }
+      else if (e.key === "/") { const s = $("search"); if (s) { s.focus(); e.preventDefault(); } }
+      else if (e.key === "?") { toggleHelp(true); }
+    });
+  }
+
+  // --- one conversation ---------------------------------------------------------------------------
+  if (body.dataset.page === "conversation") {
+    const id = Number(body.dataset.conversationId);
+    const text = $("reply-text");
+    const checks = $("checks");
+    const status = $("composer-status");
+    const counter = $("counter");
+    const signature = $("signature");
+    const visibility = $("visibility");
+    const draftKey = `caredesk:draft:${id}`;
+    let seen = Number(($("thread-body") || {}).dataset?.lastMessageId || 0);  // newest message on screen
+    let moveNote = null;
+
+    const say = (message) => { status.textContent = message || ""; };
+
+    // drafts survive a reload
+    text.value = localStorage.getItem(draftKey) || "";
+    const saveDraft = () => { if (text.value) localStorage.setItem(draftKey, text.value); else localStorage.removeItem(draftKey); };
+
+    const showChecks = (result) => {
+      checks.replaceChildren();
+      moveNote = null;
+      for (const f of result.findings || []) {
+        const li = el("li", { class: f.severity, "data-check": f.check }, f.message);
+        if (f.fix && f.fix.move_to_private) {
+          moveNote = f.fix.move_to_private.public_note;
+          const b = el("button", { type: "button", "data-fix": "move_to_private" }, "Move to private message");
+          b.addEventListener("click", () => send({ move: true }));
+          li.append(" ", b);
+        }
+        if (f.fix && f.fix.thread) {
+          const list = el("ol", { class: "thread-preview" });
+          for (const part of f.fix.thread) list.append(el("li", {}, part));
+          li.append(list);
+        }
+        for (const s of f.spans || []) {
+          if (s.suggestions && s.suggestions.length) li.append(el("div", { class: "suggest" }, `${s.word}: ${s.suggestions.join(", ")}`));
+        }
+        checks.append(li);
+      }
+      if (result.length) {
+        counter.textContent = `${result.length.length} / ${result.length.limit}`;
+        counter.classList.toggle("over", result.length.length > result.length.limit);
+      }
+      signature.textContent = result.signature ? `Signed as: ${result.signature.trim()}` : "";
+    };
+
+    const runChecks = debounce(async () => {
+      saveDraft();
+      if (!text.value.trim()) { checks.replaceChildren(); counter.textContent = ""; signature.textContent = ""; return; }
+      const r = await api("POST", `/api/v1/conversations/${id}/checks`, { text: text.value, public: visibility.value === "public" });
+      if (r.ok && r.json) showChecks(r.json);
+    }, 300);
+
+    const send = async ({ resolve = false, move = false, confirm = false } = {}) => {
+      if (!text.value.trim()) { text.focus(); return; }
+      const payload = { text: text.value, public: visibility.value === "public", resolve, seen_message_id: seen, confirm };
+      if (move) { payload.move_to_private = true; payload.public = undefined; if (moveNote) payload.public_note = moveNote; }
+      say("Sending…");
+      const r = await api("POST", `/api/v1/conversations/${id}/replies`, payload);
+      if (r.ok) {
+        const held = r.json && r.json.delivery === "approval";
+        say(held ? "Waiting for a supervisor's approval." : (move ? "Sent privately, with a public note." : "Queued to send."));
+        text.value = ""; saveDraft(); checks.replaceChildren(); counter.textContent = ""; signature.textContent = "";
+        refreshThread();
+        return;
+      }
+      if (r.status === 409 && r.json && r.json.changes) {
+        say("");
+        checks.replaceChildren();
+        const li = el("li", { class: "warn", "data-check": "changed" }, r.json.detail);
+        for (const c of r.json.changes) li.append(el("div", { class: "suggest" }, `${c.direction === "in" ? "Customer" : (c.author_name || "Colleague")}: ${c.text}`));
+        const again = el("button", { type: "button", "data-fix": "confirm" }, "Send anyway");
+        again.addEventListener("click", () => send({ resolve, move, confirm: true }));
+        li.append(again);
+        checks.append(li);
+        refreshThread();
+        return;
+      }
+      if (r.json && r.json.checks) { showChecks({ findings: r.json.checks }); say("Not sent: see the checks."); return; }
+      say(r.json && r.json.detail ? `Not sent: ${r.json.detail}` : "Not sent.");
+    };
+
+    const refreshThread = debounce(async () => {
+      const response = await fetch(`/partials/conversation/${id}`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const holder = document.createElement("div");
+      holder.innerHTML = await response.text();  // server-rendered and autoescaped
+      const fresh = holder.querySelector("#thread-body");
+      const current = $("thread-body");
+      if (fresh && current) current.replaceWith(fresh);
+    }, 100);
+
+    // who else is here
+    const showPresent = (others) => {
+      const box = $("present");
+      box.replaceChildren(...others.map((p) => el("span", { class: "badge", "data-agent": p.agent_id }, `${p.name} is ${p.state}`)));
+    };
+    let state = "viewing";
+    const report = async () => {
+      const r = await api("PUT", `/api/v1/conversations/${id}/presence`, { state });
+      if (r.ok && r.json) showPresent(r.json.others);
+    };
+    let typingUntil = 0;
+    text.addEventListener("input", () => {
+      runChecks();
+      const now = Date.now();
+      if (state !== "typing" || now > typingUntil - 4000) { state = "typing"; typingUntil = now + 6000; report(); }
+    });
+    setInterval(() => { if (state === "typing" && Date.now() > typingUntil) state = "viewing"; report(); }, 5000);
+    report();
+    window.addEventListener("pagehide", () => {
+      fetch(`/api/v1/conversations/${id}/presence`, { method: "PUT", keepalive: true, credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify({ state: "left" }) });
+    });
+    visibility.addEventListener("change", runChecks);
+    if (text.value) runChecks();
+
+    // canned responses
+    const cannedQ = $("canned-q");
+    const cannedList = $("canned-list");
+    const insert = (value) => {
+      const start = text.selectionStart ?? text.value.length;
+      const end = text.selectionEnd ?? text.value.length;
+      text.value = text.value.slice(0, start) + value + text.value.slice(end);
+      text.focus();
+      const blank = text.value.indexOf("[[");  // put the caret on the first field to fill in
+      if (blank >= 0) text.setSelectionRange(blank, text.value.indexOf("]]", blank) + 2);
+      runChecks();
+    };
+    const searchCanned = debounce(async () => {
+      const q = cannedQ.value.trim();
+      const r = await api("GET", `/api/v1/conversations/${id}/canned-responses?limit=6${q ? `&q=${encodeURIComponent(q)}` : ""}`);
+      cannedList.replaceChildren();
+      if (!r.ok || !r.json) return;
+      for (const s of r.json.suggestions) {
+        const b = el("button", { type: "button", "data-canned": s.id }, s.name);
+        b.append(el("span", { class: "shortcut" }, s.shortcut ? `  /${s.shortcut}` : ""));
+        b.addEventListener("click", () => { insert(s.text); cannedList.replaceChildren(); cannedQ.value = ""; });
+        cannedList.append(el("li"));
+        cannedList.lastChild.append(b);
+      }
+    }, 200);
+    cannedQ.addEventListener("input", searchCanned);
+    cannedQ.addEventListener("focus", searchCanned);
+
+    $("send").addEventListener("click", () => send());
+    $("send-resolve").addEventListener("click", () => send({ resolve: true }));
+    $("add-note").addEventListener("click", async () => {
+      const note = $("note-text");
+      if (!note.value.trim()) return;
+      const r = await api("POST", `/api/v1/conversations/${id}/notes`, { text: note.value });
+      if (r.ok) { note.value = ""; refreshThread(); }
+    });
+    $("assign").addEventListener("change", async (e) => {
+      const value = e.target.value;
+      const r = await api("POST", `/api/v1/conversations/${id}/assign`, { agent_id: value ? Number(value) : null });
+      say(r.ok ? "Owner changed." : (r.json && r.json.detail) || "Could not change the owner.");
+    });
+    const setStatus = async (value) => {
+      const r = await api("POST", `/api/v1/conversations/${id}/status`, { status: value });
+      say(r.ok ? `Now ${value}.` : (r.json && r.json.detail) || "Could not change the status.");
+      document.querySelectorAll("[data-status]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.status === value)));
+    };
+    document.querySelectorAll("[data-status]").forEach((b) => b.addEventListener("click", () => setStatus(b.dataset.status)));
+    $("escalate").addEventListener("click", async () => {
+      const r = await api("POST", `/api/v1/conversations/${id}/escalate`, {});
+      say(r.ok ? "Escalated: the ticket appears here when the ticket system answers." : (r.json && r.json.detail) || "Not escalated.");
+    });
+
+    listen({
+      changed: (d) => { if ((d.ids || []).includes(id)) refreshThread(); },
+      presence: (d) => { if (d.id === id) showPresent((d.present || []).filter((p) => String(p.agent_id) !== body.dataset.me)); },
+      notice: (d) => { if (d.conversation_id === id) say(d.kind === "approval.approved" ? "Your reply was approved." : `Your reply was rejected: ${d.reason || ""}`); },
+    });
+
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        if (help && !help.hidden) { toggleHelp(false); return; }
+        if (typing(e)) { e.target.blur(); return; }
+        window.location = `/?ws=${body.dataset.workspaceId}`;
+        return;
+      }
+      if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (e.key === "r") { text.focus(); e.preventDefault(); }
+      else if (e.key === "n") { $("note-text").focus(); e.preventDefault(); }
+      else if (e.key === "a") { $("assign").focus(); e.preventDefault(); }
+      else if (e.key === "e") { setStatus("resolved"); }
+      else if (e.key === "/") { cannedQ.focus(); e.preventDefault(); }
+      else if (e.key === "?") { toggleHelp(true); }
+    });
+    // The thread partial refreshed: the newest message on screen moves on only when the agent reloads
+    // or sends, so a reply drafted before new messages is caught by the server (409 "changes").
+    text.addEventListener("focus", () => { const t = $("thread-body"); if (t && !text.value) seen = Number(t.dataset.lastMessageId || seen); });
+  }
+})();
