@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from caredesk.actions import admin, canned
+from caredesk.actions import admin, canned, service_levels
 from caredesk.actions.base import Actor
 from caredesk.api.app import create_app
 from caredesk.domain.types import Presence
 from caredesk.fakes.webhook_network import FakeWebhookNetwork, ServerThread
+from caredesk.fakes.x import FakeX
 from caredesk.runtime import Runtime
 from tests.conftest import REPO, World
 
@@ -97,9 +98,9 @@ def live(sqlite_rt: Runtime) -> Iterator[Live]:
     served.stop()
 
 
-def _login(browser: Any, live: Live, who: str) -> Any:
+def _login(browser: Any, url: str, who: str) -> Any:
     page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
-    page.goto(live.url + "/")
+    page.goto(url + "/")
     page.fill("input[name=email]", f"{who}@example.com")
     page.fill("input[name=password]", "correct horse")
     page.click("button[type=submit]")
@@ -113,7 +114,7 @@ def _shot(page: Any, name: str) -> None:
 
 
 def test_the_queue_is_live_and_customer_text_never_runs(browser: Any, live: Live) -> None:
-    page = _login(browser, live, "agent")
+    page = _login(browser, live.url, "agent")
     assert page.locator("tr[data-conversation]").count() == 0
     live.customer("m1", f"My bill is wrong {XSS}", name=f"Mallory {XSS}")
     started = time.monotonic()
@@ -145,10 +146,10 @@ def test_two_agents_one_conversation_canned_response_and_move_to_private(browser
         },
     )
     live.customer("p1", "My phone has no signal since the update", name="Claire Dubois")
-    first = _login(browser, live, "agent")
+    first = _login(browser, live.url, "agent")
     first.wait_for_selector("tr[data-conversation]").click()
     first.wait_for_selector("#composer")
-    second = _login(browser, live, "agent2")
+    second = _login(browser, live.url, "agent2")
     second.goto(first.url)
     second.wait_for_selector("#composer")
     # Each sees the other; typing shows as typing.
@@ -178,3 +179,101 @@ def test_two_agents_one_conversation_canned_response_and_move_to_private(browser
     first.wait_for_selector(".msg.out >> text=We have sent you a private message.", timeout=5000)
     _shot(first, "conversation")
     assert first.evaluate("window.__pwned") is None and second.evaluate("window.__pwned") is None
+
+
+def test_an_x_mention_answered_privately_from_the_browser(browser: Any, sqlite_rt: Runtime) -> None:
+    """The whole path on X: a mention pushed by the fake X server shows in the queue without a reload
+    within 2 s; the agent opens it, inserts a canned response, is warned about the phone number in a
+    public reply, moves it to a private message, and the fake X server shows the public note and the DM."""
+    rt = sqlite_rt
+    x = FakeX(brand_username="acme_care", brand_id="1600000000000000001")
+    x_server = ServerThread(x.app).start()
+    world = World(rt)
+    channel = admin.create_channel(
+        rt,
+        Actor.system(),
+        workspace_id=world.ws.id,
+        connector="x",
+        name="X @acme_care",
+        config={"base_url": x_server.url, "user_id": x.brand.id},
+        credentials={
+            "bearer_token": x.bearer_token,
+            "user_token": x.user_token,
+            "consumer_secret": x.consumer_secret,
+        },
+        own_account_id=x.brand.id,
+    )
+    canned.save(
+        rt,
+        Actor.system(),
+        workspace_id=world.ws.id,
+        data={
+            "name": "Call back",
+            "shortcut": "callback",
+            "texts": {
+                "en": "Hi {customer.first_name}, sorry about that. We will call you on [[phone number]]."
+            },
+        },
+    )
+    admin.set_presence(rt, world.actor("agent"), Presence.ONLINE)
+    app_server = ServerThread(create_app(rt, run_workers=True)).start()
+    try:
+        page = _login(browser, app_server.url, "agent")
+        claire = x.user("claire_d", name="Claire Dubois")
+        tweet = x.post(claire.id, "@acme_care my phone has had no signal since the update this morning")
+        started = time.monotonic()
+        pushed = x.push(tweet.id, f"{app_server.url}/hooks/{channel.id}")
+        assert pushed.status_code in (200, 202), pushed.text
+        page.wait_for_selector("tr[data-conversation] >> text=Claire Dubois", timeout=2000)
+        assert time.monotonic() - started < 2.0
+        assert page.locator("tr[data-conversation] .net-x").count() == 1
+        page.click("tr[data-conversation] >> text=Claire Dubois")
+        page.wait_for_selector("#composer")
+        page.click("#canned-q")
+        page.keyboard.type("callback")
+        page.wait_for_selector("[data-canned]").click()
+        assert page.input_value("#reply-text").startswith("Hi Claire, sorry about that.")
+        page.wait_for_selector("[data-check=fill_in]", timeout=5000)  # the field to fill in blocks sending
+        # The agent fills in the field with the number: personal data in a public reply.
+        page.keyboard.type("+45 20 12 34 56")
+        fix = page.wait_for_selector("[data-fix=move_to_private]", timeout=5000)
+        assert page.locator("[data-check=fill_in]").count() == 0
+        fix.click()
+        page.wait_for_selector("#composer-status >> text=Sent privately", timeout=5000)
+        deadline = time.monotonic() + 10
+        while len(x.published()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        published = {p["kind"]: p for p in x.published()}
+        assert "+45 20 12 34 56" in published["dm"]["text"] and published["dm"]["recipient"] == claire.id
+        assert published["post"]["text"] == "@claire_d We have sent you a private message."
+        assert published["post"]["in_reply_to"] == tweet.id
+    finally:
+        app_server.stop()
+        x_server.stop()
+
+
+def test_the_supervisor_sees_the_queue_and_slas_change_live(browser: Any, live: Live) -> None:
+    service_levels.save_policy(
+        live.rt,
+        Actor.system(),
+        workspace_id=live.world.ws.id,
+        data={"name": "Chat", "first_reply_minutes": 10},
+    )
+    page = _login(browser, live.url, "supervisor")
+    page.click("text=Supervisor view")
+    page.wait_for_selector("#supervisor-panel")
+    figure = lambda name: page.inner_text(f"[data-figure={name}] .figure")  # noqa: E731
+    assert (figure("waiting"), figure("on_time"), figure("at_risk")) == ("0", "0", "0")
+    live.customer("s1", "Hello, is anyone there? My order never arrived", name="Dana Fox")
+    page.wait_for_function(
+        "document.querySelector('[data-figure=waiting] .figure').textContent === '1'", timeout=3000
+    )
+    assert figure("at_risk") == "1"  # due in 10 minutes: within the 15-minute risk window
+    assert "Dana Fox" in page.inner_text("[aria-label='SLAs at risk and breached']")
+    live.customer("s2", "Second customer, my router blinks red", name="Eli Grey")
+    page.wait_for_function(
+        "document.querySelector('[data-figure=waiting] .figure').textContent === '2'", timeout=3000
+    )
+    agents = page.inner_text("[aria-label=Agents]")
+    assert "Agent" in agents and "/ 12" in agents
+    _shot(page, "supervisor")

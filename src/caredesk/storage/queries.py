@@ -5,14 +5,14 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from caredesk.domain.errors import InvalidInput
-from caredesk.domain.types import Status
+from caredesk.domain.types import ACTIVE_STATUSES, Role, Status
 from caredesk.storage import models as m
 
 C = m.Conversation
@@ -314,4 +314,95 @@ def conversation_detail(session: Session, conv: m.Conversation) -> dict[str, Any
             for n, name in notes
         ],
         "history": history,
+    }
+
+
+AT_RISK = timedelta(minutes=15)
+
+
+def supervisor_figures(session: Session, workspace_id: int, now: datetime) -> dict[str, Any]:
+    """What a supervisor watches: the waiting queue per team and network (size, oldest wait), SLAs on
+    time, at risk (due within 15 minutes) and breached, each agent's load against capacity, and the
+    replies waiting for approval. Definitions in docs/metrics.md (Supervisor view)."""
+    waiting = session.execute(
+        sa.select(
+            C.id,
+            C.team_id,
+            C.waiting_since,
+            C.first_reply_due_at,
+            C.next_reply_due_at,
+            C.assignee_id,
+            m.Channel.network,
+            m.Contact.name,
+        )
+        .join(m.Channel, m.Channel.id == C.channel_id)
+        .outerjoin(m.Contact, m.Contact.id == C.contact_id)
+        .where(C.workspace_id == workspace_id, C.status == Status.OPEN.value, C.waiting_since.is_not(None))
+    ).all()
+    teams = dict(
+        session.execute(sa.select(m.Team.id, m.Team.name).where(m.Team.workspace_id == workspace_id)).all()
+    )
+    by_team: dict[str, dict[str, Any]] = {}
+    by_network: dict[str, dict[str, Any]] = {}
+    sla = {"on_time": 0, "at_risk": 0, "breached": 0}
+    urgent: list[dict[str, Any]] = []
+    for row in waiting:
+        for key, table in ((teams.get(row.team_id, "No team"), by_team), (row.network, by_network)):
+            entry = table.setdefault(key, {"name": key, "waiting": 0, "oldest": None})
+            entry["waiting"] += 1
+            if entry["oldest"] is None or row.waiting_since < entry["oldest"]:
+                entry["oldest"] = row.waiting_since
+        dues = [d for d in (row.first_reply_due_at, row.next_reply_due_at) if d is not None]
+        if not dues:
+            continue
+        due = min(dues)
+        state = "breached" if due <= now else "at_risk" if due - now <= AT_RISK else "on_time"
+        sla[state] += 1
+        if state != "on_time":
+            urgent.append(
+                {"id": row.id, "customer": row.name, "due": due, "state": state, "network": row.network}
+            )
+    urgent.sort(key=lambda u: u["due"])
+    members = session.execute(
+        sa.select(m.Agent.id, m.Agent.name, m.Agent.presence, m.Agent.max_concurrent, m.Membership.role)
+        .join(m.Membership, m.Membership.agent_id == m.Agent.id)
+        .where(m.Membership.workspace_id == workspace_id, m.Agent.active)
+        .order_by(m.Agent.name)
+    ).all()
+    loads = dict(
+        session.execute(
+            sa.select(C.assignee_id, sa.func.count())
+            .where(
+                C.workspace_id == workspace_id,
+                C.status.in_([s.value for s in ACTIVE_STATUSES]),
+                C.assignee_id.is_not(None),
+            )
+            .group_by(C.assignee_id)
+        ).all()
+    )
+    agents = [
+        {
+            "id": a.id,
+            "name": a.name,
+            "presence": a.presence,
+            "load": int(loads.get(a.id, 0)),
+            "capacity": a.max_concurrent,
+        }
+        for a in members
+        if Role(a.role).allows(Role.AGENT)
+    ]
+    approvals = session.execute(
+        sa.select(sa.func.count(), sa.func.min(m.Approval.requested_at)).where(
+            m.Approval.workspace_id == workspace_id, m.Approval.status == "pending"
+        )
+    ).one()
+    return {
+        "waiting": len(waiting),
+        "oldest": min((r.waiting_since for r in waiting), default=None),
+        "by_team": sorted(by_team.values(), key=lambda e: (-e["waiting"], e["name"])),
+        "by_network": sorted(by_network.values(), key=lambda e: (-e["waiting"], e["name"])),
+        "sla": sla,
+        "urgent": urgent[:20],
+        "agents": agents,
+        "approvals": {"pending": int(approvals[0] or 0), "oldest": approvals[1]},
     }

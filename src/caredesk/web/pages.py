@@ -26,7 +26,7 @@ from caredesk.actions.cases import linked, refs_of
 from caredesk.actions.sessions import end_session, start_session
 from caredesk.api.deps import SESSION_COOKIE, RtDep, session_agent
 from caredesk.domain.errors import CaredeskError, Forbidden, Unauthorized
-from caredesk.domain.types import Status
+from caredesk.domain.types import Role, Status
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 from caredesk.storage import queries
@@ -89,6 +89,7 @@ class Queue:
     items: list[dict[str, Any]]
     counts: dict[str, int]
     text: str | None = None
+    supervisor: bool = False  # the agent may open the supervisor view of this workspace
 
 
 def _queue(
@@ -150,7 +151,13 @@ def _queue(
         item["due_at"], item["countdown"], item["due_state"] = _due(item, now)
     far = datetime.max.replace(tzinfo=now.tzinfo)
     items.sort(key=lambda i: (-i["priority"], i["due_at"] or far, i["id"]))
-    return Queue(workspaces, current, view, status, items, counts, text)
+    role = session.scalar(
+        sa.select(m.Membership.role).where(
+            m.Membership.workspace_id == current.id, m.Membership.agent_id == agent.id
+        )
+    )
+    supervisor = role is not None and Role(role).allows(Role.SUPERVISOR)
+    return Queue(workspaces, current, view, status, items, counts, text, supervisor)
 
 
 def _logged_in(rt: Runtime, request: Request) -> tuple[m.Agent, m.WebSession] | None:
@@ -203,6 +210,61 @@ def queue_rows(request: Request, rt: RtDep, query: QueueDep) -> Response:
         return Response(status_code=401)
     found_q = _load_queue(rt, found[0], query)
     return templates.TemplateResponse(request, "_queue_rows.html", {"q": found_q, "views": VIEWS})
+
+
+def _supervised(session: Session, agent: m.Agent, ws: int | None) -> m.Workspace | None:
+    """The workspace this agent supervises (supervisor or admin there), the one asked for if any."""
+    rows = session.execute(
+        sa.select(m.Workspace, m.Membership.role)
+        .join(m.Membership, m.Membership.workspace_id == m.Workspace.id)
+        .where(m.Membership.agent_id == agent.id)
+        .order_by(m.Workspace.name)
+    ).all()
+    allowed = [w for w, role in rows if Role(role).allows(Role.SUPERVISOR)]
+    return next((w for w in allowed if w.id == ws), allowed[0] if allowed else None)
+
+
+def _figures(rt: Runtime, agent: m.Agent, ws: int | None) -> tuple[m.Workspace | None, dict[str, Any]]:
+    now = rt.clock.now()
+    with rt.db.read() as session:
+        current = _supervised(session, agent, ws)
+        if current is None:
+            return None, {}
+        figures = queries.supervisor_figures(session, current.id, now)
+    figures["oldest_wait"] = _ago(figures["oldest"], now)
+    for entry in [*figures["by_team"], *figures["by_network"]]:
+        entry["oldest_wait"] = _ago(entry["oldest"], now)
+    for u in figures["urgent"]:
+        u["when"] = f"{_ago(u['due'], now)} late" if u["state"] == "breached" else f"in {_ago(now, u['due'])}"
+    figures["approvals"]["oldest_wait"] = _ago(figures["approvals"]["oldest"], now)
+    return current, figures
+
+
+@pages.get("/supervise", response_class=HTMLResponse)
+def supervise(request: Request, rt: RtDep, ws: int | None = None) -> Response:
+    found = _logged_in(rt, request)
+    if found is None:
+        return RedirectResponse("/", status_code=303)
+    agent, web_session = found
+    current, figures = _figures(rt, agent, ws)
+    if current is None:
+        return templates.TemplateResponse(request, "missing.html", {"agent": agent}, status_code=403)
+    return templates.TemplateResponse(
+        request,
+        "supervise.html",
+        {"agent": agent, "csrf": web_session.csrf_token, "current": current, "workspaces": [], "f": figures},
+    )
+
+
+@pages.get("/partials/supervise", response_class=HTMLResponse)
+def supervise_part(request: Request, rt: RtDep, ws: int | None = None) -> Response:
+    found = _logged_in(rt, request)
+    if found is None:
+        return Response(status_code=401)
+    current, figures = _figures(rt, found[0], ws)
+    if current is None:
+        return Response(status_code=403)
+    return templates.TemplateResponse(request, "_supervise.html", {"current": current, "f": figures})
 
 
 @pages.post("/take-next")

@@ -101,6 +101,26 @@
     });
   }
 
+  // --- the supervisor view ----------------------------------------------------------------------
+  if (body.dataset.page === "supervise") {
+    const refresh = debounce(async () => {
+      const panel = $("supervisor-panel");
+      if (!panel) return;
+      const response = await fetch(`/partials/supervise?ws=${panel.dataset.ws}`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const holder = document.createElement("div");
+      holder.innerHTML = await response.text();  // server-rendered and autoescaped
+      const fresh = holder.querySelector("#supervisor-panel");
+      if (fresh) panel.replaceWith(fresh);
+    }, 200);
+    listen({ changed: refresh, agents: refresh, sla: refresh });
+    setInterval(refresh, 30000);
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") { if (help && !help.hidden) toggleHelp(false); else window.location = "/"; }
+      else if (e.key === "?" && !typing(e)) toggleHelp(true);
+    });
+  }
+
   // --- one conversation ---------------------------------------------------------------------------
   if (body.dataset.page === "conversation") {
     const id = Number(body.dataset.conversationId);
