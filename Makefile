@@ -36,3 +36,4 @@ test: setup system-deps lint
 bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/triage.py
+	$(PY) bench/inbox.py

@@ -246,6 +246,11 @@ class Conversation(Base):
         sa.Index("ix_conversations_queue", "workspace_id", "status", "priority", "id"),
         sa.Index("ix_conversations_recent", "workspace_id", "last_message_at", "id"),
         sa.Index("ix_conversations_contact_channel", "contact_id", "channel_id", "status"),
+        # the inbox's queues (web/pages.py): mine, unassigned, my teams, mentions without @
+        sa.Index("ix_conversations_assignee", "assignee_id", "status", "priority"),
+        sa.Index("ix_conversations_unassigned", "workspace_id", "status", "assignee_id"),
+        sa.Index("ix_conversations_team", "team_id", "status", "priority"),
+        sa.Index("ix_conversations_direct", "workspace_id", "is_direct", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))

@@ -74,42 +74,32 @@ def _after(sort: tuple[tuple[Any, bool], ...], values: list[Any]) -> sa.ColumnEl
     return sa.or_(*clauses)
 
 
-def filtered_query(f: ConversationFilter) -> sa.Select[Any]:
-    """The conversations `f` selects, with their contact's and channel's names, unordered."""
-    query = (
-        sa.select(
-            C,
-            m.Contact.name.label("contact_name"),
-            m.Channel.name.label("channel_name"),
-            m.Channel.network.label("network"),
-        )
-        .outerjoin(m.Contact, m.Contact.id == C.contact_id)
-        .join(m.Channel, m.Channel.id == C.channel_id)
-        .where(C.workspace_id == f.workspace_id)
-    )
+def _conditions(f: ConversationFilter) -> list[Any]:
+    """The WHERE clauses of `f` (the text search needs the contact joined)."""
+    where: list[Any] = [C.workspace_id == f.workspace_id]
     if f.statuses:
         bad = set(f.statuses) - {s.value for s in Status}
         if bad:
             raise InvalidInput(f"unknown status {', '.join(sorted(bad))}")
-        query = query.where(C.status.in_(f.statuses))
+        where.append(C.status.in_(f.statuses))
     if f.unassigned:
-        query = query.where(C.assignee_id.is_(None))
+        where.append(C.assignee_id.is_(None))
     elif f.assignee_id is not None:
-        query = query.where(C.assignee_id == f.assignee_id)
+        where.append(C.assignee_id == f.assignee_id)
     if f.team_id is not None:
-        query = query.where(C.team_id == f.team_id)
+        where.append(C.team_id == f.team_id)
     if f.team_ids:
-        query = query.where(C.team_id.in_(f.team_ids))
+        where.append(C.team_id.in_(f.team_ids))
     if f.direct is not None:
-        query = query.where(C.is_direct.is_(f.direct))
+        where.append(C.is_direct.is_(f.direct))
     if f.channel_id is not None:
-        query = query.where(C.channel_id == f.channel_id)
+        where.append(C.channel_id == f.channel_id)
     if f.min_priority is not None:
-        query = query.where(C.priority >= f.min_priority)
+        where.append(C.priority >= f.min_priority)
     if f.language:
-        query = query.where(C.language == f.language.lower())
+        where.append(C.language == f.language.lower())
     if f.tag:
-        query = query.where(
+        where.append(
             sa.exists().where(
                 m.ConversationTag.conversation_id == C.id,
                 m.ConversationTag.tag_id == m.Tag.id,
@@ -119,7 +109,7 @@ def filtered_query(f: ConversationFilter) -> sa.Select[Any]:
         )
     if f.text:
         pattern = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
+        where.append(
             sa.or_(
                 m.Contact.name.ilike(pattern, escape="\\"),
                 sa.exists().where(
@@ -127,7 +117,30 @@ def filtered_query(f: ConversationFilter) -> sa.Select[Any]:
                 ),
             )
         )
-    return query
+    return where
+
+
+def filtered_query(f: ConversationFilter) -> sa.Select[Any]:
+    """The conversations `f` selects, with their contact's and channel's names, unordered."""
+    return (
+        sa.select(
+            C,
+            m.Contact.name.label("contact_name"),
+            m.Channel.name.label("channel_name"),
+            m.Channel.network.label("network"),
+        )
+        .outerjoin(m.Contact, m.Contact.id == C.contact_id)
+        .join(m.Channel, m.Channel.id == C.channel_id)
+        .where(*_conditions(f))
+    )
+
+
+def count_conversations(session: Session, f: ConversationFilter) -> int:
+    """How many conversations `f` selects (no joins unless the text search needs the contact)."""
+    query = sa.select(sa.func.count()).select_from(C)
+    if f.text:
+        query = query.outerjoin(m.Contact, m.Contact.id == C.contact_id)
+    return int(session.scalar(query.where(*_conditions(f))) or 0)
 
 
 def list_conversations(

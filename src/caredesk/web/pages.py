@@ -126,13 +126,7 @@ def _queue(
         "all": queries.ConversationFilter(workspace_id=current.id, statuses=statuses, text=text or None),
     }
     items, _ = queries.list_conversations(session, filters[view], limit=ROW_LIMIT)
-    counts = {
-        key: int(
-            session.scalar(sa.select(sa.func.count()).select_from(queries.filtered_query(f).subquery())) or 0
-        )
-        for key, f in filters.items()
-        if key != "all"
-    }
+    counts = {key: queries.count_conversations(session, f) for key, f in filters.items() if key != "all"}
     agents = dict(
         session.execute(
             sa.select(m.Agent.id, m.Agent.name)
