@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from caredesk.actions import admin, canned, service_levels
+from caredesk.actions import admin, approvals, canned, service_levels
 from caredesk.actions.base import Actor
 from caredesk.api.app import create_app
 from caredesk.domain.types import Presence
@@ -277,3 +277,29 @@ def test_the_supervisor_sees_the_queue_and_slas_change_live(browser: Any, live: 
     agents = page.inner_text("[aria-label=Agents]")
     assert "Agent" in agents and "/ 12" in agents
     _shot(page, "supervisor")
+
+
+def test_a_held_reply_is_approved_in_the_browser_and_published_once(browser: Any, live: Live) -> None:
+    approvals.set_rules(live.rt, Actor.system(), live.world.ws.id, {"mode": "public"})
+    live.customer("a1", "Is the outage in Aarhus fixed yet?", name="Ida Holm")
+    agent = _login(browser, live.url, "agent")
+    agent.wait_for_selector("tr[data-conversation]").click()
+    agent.wait_for_selector("#composer")
+    agent.fill("#reply-text", "Yes, it was fixed at noon. Sorry for the trouble!")
+    agent.click("#send")
+    agent.wait_for_selector("#composer-status >> text=Waiting for a supervisor's approval", timeout=5000)
+    assert live.chat.posted == []  # nothing goes out before the review
+    supervisor = _login(browser, live.url, "supervisor")
+    supervisor.goto(f"{live.url}/supervise?ws={live.world.ws.id}")
+    supervisor.wait_for_selector("[data-figure=approvals] .figure >> text=1")
+    supervisor.click("[data-figure=approvals]")
+    supervisor.wait_for_selector("[data-approve]")
+    assert "Yes, it was fixed at noon." in supervisor.inner_text(".approval")
+    _shot(supervisor, "approvals")
+    supervisor.click("[data-approve]")
+    supervisor.wait_for_selector("[data-outcome] >> text=Approved", timeout=5000)
+    deadline = time.monotonic() + 10
+    while not live.chat.posted and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [p["text"] for p in live.chat.posted] == ["Yes, it was fixed at noon. Sorry for the trouble!"]
+    agent.wait_for_selector("#composer-status >> text=Your reply was approved.", timeout=5000)

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from caredesk.actions import approvals as approval_actions
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions import presence
 from caredesk.actions.base import Actor, role_in
@@ -234,15 +235,27 @@ def _figures(rt: Runtime, agent: m.Agent, ws: int | None) -> tuple[m.Workspace |
     return current, figures
 
 
-@pages.get("/supervise", response_class=HTMLResponse)
-def supervise(request: Request, rt: RtDep, ws: int | None = None) -> Response:
+def _supervisor_page(
+    rt: Runtime, request: Request, ws: int | None
+) -> tuple[m.Agent, m.WebSession, m.Workspace] | Response:
+    """The logged-in supervisor and the workspace they supervise, or the answer to give instead."""
     found = _logged_in(rt, request)
     if found is None:
         return RedirectResponse("/", status_code=303)
-    agent, web_session = found
-    current, figures = _figures(rt, agent, ws)
+    with rt.db.read() as session:
+        current = _supervised(session, found[0], ws)
     if current is None:
-        return templates.TemplateResponse(request, "missing.html", {"agent": agent}, status_code=403)
+        return templates.TemplateResponse(request, "missing.html", {"agent": found[0]}, status_code=403)
+    return found[0], found[1], current
+
+
+@pages.get("/supervise", response_class=HTMLResponse)
+def supervise(request: Request, rt: RtDep, ws: int | None = None) -> Response:
+    page = _supervisor_page(rt, request, ws)
+    if isinstance(page, Response):
+        return page
+    agent, web_session, current = page
+    _current, figures = _figures(rt, agent, current.id)
     return templates.TemplateResponse(
         request,
         "supervise.html",
@@ -259,6 +272,22 @@ def supervise_part(request: Request, rt: RtDep, ws: int | None = None) -> Respon
     if current is None:
         return Response(status_code=403)
     return templates.TemplateResponse(request, "_supervise.html", {"current": current, "f": figures})
+
+
+@pages.get("/approvals", response_class=HTMLResponse)
+def approvals_page(request: Request, rt: RtDep, ws: int | None = None) -> Response:
+    """Replies waiting for review, oldest first, with the checks' findings the requester saw."""
+    page = _supervisor_page(rt, request, ws)
+    if isinstance(page, Response):
+        return page
+    agent, web_session, current = page
+    now = rt.clock.now()
+    actor = Actor.agent(agent.id, is_superadmin=agent.is_superadmin)
+    pending = approval_actions.list_approvals(rt, actor, current.id, "pending")
+    for item in pending:
+        item["waited"] = _ago(item["requested_at"], now)
+    context = {"agent": agent, "csrf": web_session.csrf_token, "current": current, "workspaces": []}
+    return templates.TemplateResponse(request, "approvals.html", {**context, "pending": pending})
 
 
 @pages.post("/take-next")

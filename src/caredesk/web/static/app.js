@@ -121,6 +121,23 @@
     });
   }
 
+  // --- approvals ----------------------------------------------------------------------------------
+  if (body.dataset.page === "approvals") {
+    const decide = async (id, approve) => {
+      const reason = (document.querySelector(`[data-reason="${id}"]`) || {}).value || "";
+      const r = await api("POST", `/api/v1/approvals/${id}/${approve ? "approve" : "reject"}`, reason ? { reason } : {});
+      const out = document.querySelector(`[data-outcome="${id}"]`);
+      if (r.ok) {
+        out.textContent = approve ? "Approved: queued to publish." : "Rejected: the requester is told.";
+        document.querySelectorAll(`[data-approve="${id}"], [data-reject="${id}"]`).forEach((b) => { b.disabled = true; });
+      } else {
+        out.textContent = (r.json && r.json.detail) || "Not done.";
+      }
+    };
+    document.querySelectorAll("[data-approve]").forEach((b) => b.addEventListener("click", () => decide(b.dataset.approve, true)));
+    document.querySelectorAll("[data-reject]").forEach((b) => b.addEventListener("click", () => decide(b.dataset.reject, false)));
+  }
+
   // --- one conversation ---------------------------------------------------------------------------
   if (body.dataset.page === "conversation") {
     const id = Number(body.dataset.conversationId);
