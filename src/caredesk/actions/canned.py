@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from caredesk.actions.base import Actor, get_or_404, record, require
 from caredesk.actions.reply_checks import FILL_IN
-from caredesk.domain.calendar import BusinessCalendar
 from caredesk.domain.errors import Conflict, InvalidInput, NotFound
 from caredesk.domain.types import Role
 from caredesk.routing.acknowledge import when_text
+from caredesk.routing.sla import calendar_of
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 
@@ -171,24 +171,13 @@ def _latest_ref(session: Session, conversation_id: int, kind: str) -> str | None
     return str(value) if value is not None else None
 
 
-def _calendar(session: Session, conv: m.Conversation) -> BusinessCalendar | None:
-    """The conversation's hours: its channel's calendar, else its team's."""
-    channel = session.get(m.Channel, conv.channel_id)
-    team = session.get(m.Team, conv.team_id) if conv.team_id else None
-    for cid in (channel.calendar_id if channel else None, team.calendar_id if team else None):
-        row = session.get(m.BusinessCalendarRow, cid) if cid else None
-        if row is not None:
-            return BusinessCalendar.from_settings(row.settings())
-    return None
-
-
 def values_for(
     session: Session, conv: m.Conversation, agent: m.Agent | None, language: str, now: datetime
 ) -> dict[str, str | None]:
     """Each variable's value for this conversation and agent (None where there is none)."""
     contact = session.get(m.Contact, conv.contact_id) if conv.contact_id else None
     ws = session.get(m.Workspace, conv.workspace_id)
-    calendar = _calendar(session, conv)
+    calendar = calendar_of(session, conv.channel_id, conv.team_id)
     next_open = calendar.next_open(now) if calendar is not None else None
     ticket = (conv.external_ticket or {}).get("id") or _latest_ref(session, conv.id, "ticket")
     values: dict[str, str | None] = {
@@ -229,16 +218,6 @@ def _pick_language(texts: dict[str, Any], wanted: str | None) -> str:
     return sorted(texts)[0]
 
 
-def _topic_of(session: Session, conv: m.Conversation) -> str | None:
-    triage = session.scalar(
-        sa.select(m.Message.triage)
-        .where(m.Message.conversation_id == conv.id, m.Message.direction == "in")
-        .order_by(m.Message.created_at.desc(), m.Message.id.desc())
-        .limit(1)
-    )
-    return (triage or {}).get("topic") if isinstance(triage, dict) else None
-
-
 def suggest(
     rt: Runtime, actor: Actor, conversation_id: int, *, query: str | None = None, limit: int = 10
 ) -> dict[str, Any]:
@@ -251,7 +230,7 @@ def suggest(
         conv = get_or_404(session, m.Conversation, conversation_id, "conversation")
         require(session, actor, conv.workspace_id, Role.AGENT)
         agent = session.get(m.Agent, actor.agent_id) if actor.agent_id else None
-        topic, language = _topic_of(session, conv), conv.language
+        topic, language = conv.topic, conv.language
         rows = session.scalars(
             sa.select(m.CannedResponse).where(
                 m.CannedResponse.workspace_id == conv.workspace_id, m.CannedResponse.active.is_(True)

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from caredesk.actions.base import Actor, get_or_404, record, require
@@ -27,22 +26,20 @@ from caredesk.domain.errors import Conflict, InvalidInput, NotFound
 from caredesk.domain.types import Role
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
+from caredesk.storage.db import insert_for
 from caredesk.triage.caserefs import CASE_KINDS
 
 MAX_REF = 320
 MAX_TICKET_FIELD = 500
 
 
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (sqlite.insert if dialect == "sqlite" else postgresql.insert)(m.CaseLink)
-
-
 def link_refs(session: Session, rows: Iterable[dict[str, Any]]) -> None:
     """Insert case links, ignoring ones the conversation already has. Rows: the `case_links` columns."""
     batch = [r for r in rows if r["value"] and len(r["value"]) <= MAX_REF]
     if batch:
-        stmt = _insert(session).on_conflict_do_nothing(index_elements=["conversation_id", "kind", "value"])
+        stmt = insert_for(session, m.CaseLink).on_conflict_do_nothing(
+            index_elements=["conversation_id", "kind", "value"]
+        )
         session.execute(stmt, batch)
 
 

@@ -32,6 +32,7 @@ from caredesk.domain.calendar import BusinessCalendar
 from caredesk.domain.errors import CaredeskError, InvalidInput
 from caredesk.domain.types import Capability, OutboundReply, Presence, ReplyContext, Role, Status
 from caredesk.routing.acknowledge import when_text
+from caredesk.routing.sla import calendar_of
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 
@@ -121,15 +122,6 @@ def set_settings(rt: Runtime, actor: Actor, channel_id: int, data: dict[str, Any
 # --- the timers job ------------------------------------------------------------------------------
 
 
-def _calendar(session: Session, channel: m.Channel) -> BusinessCalendar | None:
-    team = session.get(m.Team, channel.team_id) if channel.team_id else None
-    for cid in (channel.calendar_id, team.calendar_id if team else None):
-        row = session.get(m.BusinessCalendarRow, cid) if cid else None
-        if row is not None:
-            return BusinessCalendar.from_settings(row.settings())
-    return None
-
-
 def due(calendar: BusinessCalendar, now: datetime, last: dict[str, str]) -> tuple[str, str, datetime] | None:
     """(kind, key, the opening's end or the next opening) of a post due now, or None. The key names the
     opening or closing, so each is posted once."""
@@ -190,7 +182,7 @@ def post_due(rt: Runtime) -> int:
                 channel = session.get(m.Channel, int(key))
                 if channel is None or channel.workspace_id != ws.id or not channel.enabled:
                     continue
-                calendar = _calendar(session, channel)
+                calendar = calendar_of(session, channel.id, channel.team_id)
                 last = dict(row.get("last") or {})
                 found = due(calendar, now, last) if calendar is not None else None
                 if calendar is None or found is None:

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from caredesk.domain.codec import event_to_dict, storable
@@ -21,6 +20,7 @@ from caredesk.domain.errors import Conflict
 from caredesk.domain.types import InboundEvent
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
+from caredesk.storage.db import insert_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +55,6 @@ def accept(
     return Accepted(accepted=inserted, duplicates=len(events) - inserted)
 
 
-def _insert(rt: Runtime, model: type[Any]) -> Any:
-    return (sqlite.insert if rt.db.is_sqlite else postgresql.insert)(model)
-
-
 def _spool(session: Session, rt: Runtime, channel_id: int, events: list[InboundEvent], now: datetime) -> int:
     if not events:
         return 0
@@ -74,7 +70,7 @@ def _spool(session: Session, rt: Runtime, channel_id: int, events: list[InboundE
         for ev in events
     ]
     stmt = (
-        _insert(rt, m.SpoolEvent)
+        insert_for(session, m.SpoolEvent)
         .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
         .returning(m.SpoolEvent.id)
     )
@@ -86,7 +82,7 @@ def _spool(session: Session, rt: Runtime, channel_id: int, events: list[InboundE
 
 def _remember_delivery(session: Session, rt: Runtime, channel_id: int, digest: str, now: datetime) -> None:
     stmt = (
-        _insert(rt, m.WebhookDelivery)
+        insert_for(session, m.WebhookDelivery)
         .values(channel_id=channel_id, digest=digest, received_at=now)
         .on_conflict_do_nothing(index_elements=["channel_id", "digest"])
         .returning(m.WebhookDelivery.id)

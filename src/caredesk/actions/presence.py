@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from caredesk.actions.base import Actor, get_or_404, require
@@ -23,6 +22,7 @@ from caredesk.domain.errors import Conflict, InvalidInput
 from caredesk.domain.types import Role
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
+from caredesk.storage.db import insert_for
 
 FRESH = timedelta(seconds=30)
 STATES = ("viewing", "typing", "left")
@@ -75,8 +75,9 @@ def report(rt: Runtime, actor: Actor, conversation_id: int, state: str) -> list[
         if state == "left":
             session.execute(sa.delete(P).where(P.conversation_id == conv.id, P.agent_id == actor.agent_id))
         else:
-            insert = (sqlite.insert if rt.db.is_sqlite else postgresql.insert)(P)
-            stmt = insert.values(conversation_id=conv.id, agent_id=actor.agent_id, state=state, seen_at=now)
+            stmt = insert_for(session, P).values(
+                conversation_id=conv.id, agent_id=actor.agent_id, state=state, seen_at=now
+            )
             session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["conversation_id", "agent_id"], set_={"state": state, "seen_at": now}

@@ -37,6 +37,17 @@ class SlaContext:
         return None
 
 
+def calendar_of(session: Session, channel_id: int, team_id: int | None) -> BusinessCalendar | None:
+    """A channel's hours: its own calendar, else its team's (the order SLA policies follow too)."""
+    channel = session.get(m.Channel, channel_id)
+    team = session.get(m.Team, team_id) if team_id else None
+    for cid in (channel.calendar_id if channel else None, team.calendar_id if team else None):
+        row = session.get(m.BusinessCalendarRow, cid) if cid else None
+        if row is not None:
+            return BusinessCalendar.from_settings(row.settings())
+    return None
+
+
 def context_for(session: Session, workspace_id: int) -> SlaContext:
     policies = list(
         session.scalars(

@@ -155,10 +155,6 @@ def _queue(
     return Queue(workspaces, current, view, status, items, counts, text, supervisor)
 
 
-def _logged_in(rt: Runtime, request: Request) -> tuple[m.Agent, m.WebSession] | None:
-    return session_agent(rt, request)
-
-
 @dataclass(frozen=True)
 class QueueQuery:
     """Which queue a page shows: workspace, view, status filter and search text."""
@@ -188,7 +184,7 @@ def _load_queue(rt: Runtime, agent: m.Agent, query: QueueQuery) -> Queue:
 
 @pages.get("/", response_class=HTMLResponse)
 def queue(request: Request, rt: RtDep, query: QueueDep) -> Response:
-    found = _logged_in(rt, request)
+    found = session_agent(rt, request)
     if found is None:
         return templates.TemplateResponse(request, "login.html", {"error": None})
     agent, web_session = found
@@ -200,7 +196,7 @@ def queue(request: Request, rt: RtDep, query: QueueDep) -> Response:
 
 @pages.get("/partials/queue", response_class=HTMLResponse)
 def queue_rows(request: Request, rt: RtDep, query: QueueDep) -> Response:
-    found = _logged_in(rt, request)
+    found = session_agent(rt, request)
     if found is None:
         return Response(status_code=401)
     found_q = _load_queue(rt, found[0], query)
@@ -239,7 +235,7 @@ def _supervisor_page(
     rt: Runtime, request: Request, ws: int | None
 ) -> tuple[m.Agent, m.WebSession, m.Workspace] | Response:
     """The logged-in supervisor and the workspace they supervise, or the answer to give instead."""
-    found = _logged_in(rt, request)
+    found = session_agent(rt, request)
     if found is None:
         return RedirectResponse("/", status_code=303)
     with rt.db.read() as session:
@@ -265,7 +261,7 @@ def supervise(request: Request, rt: RtDep, ws: int | None = None) -> Response:
 
 @pages.get("/partials/supervise", response_class=HTMLResponse)
 def supervise_part(request: Request, rt: RtDep, ws: int | None = None) -> Response:
-    found = _logged_in(rt, request)
+    found = session_agent(rt, request)
     if found is None:
         return Response(status_code=401)
     current, figures = _figures(rt, found[0], ws)
@@ -294,7 +290,7 @@ def approvals_page(request: Request, rt: RtDep, ws: int | None = None) -> Respon
 def take_next(
     request: Request, rt: RtDep, csrf: Annotated[str, Form(max_length=100)], ws: Annotated[int, Form()]
 ) -> Response:
-    found = _logged_in(rt, request)
+    found = session_agent(rt, request)
     if found is None:
         return RedirectResponse("/", status_code=303)
     agent, web_session = found
@@ -333,7 +329,7 @@ def _detail(session: Session, rt: Runtime, agent: m.Agent, conversation_id: int)
 
 @pages.get("/c/{conversation_id}", response_class=HTMLResponse)
 def conversation_page(conversation_id: int, request: Request, rt: RtDep) -> Response:
-    found = _logged_in(rt, request)
+    found = session_agent(rt, request)
     if found is None:
         return RedirectResponse("/", status_code=303)
     agent, web_session = found
@@ -348,7 +344,7 @@ def conversation_page(conversation_id: int, request: Request, rt: RtDep) -> Resp
 
 @pages.get("/partials/conversation/{conversation_id}", response_class=HTMLResponse)
 def conversation_part(conversation_id: int, request: Request, rt: RtDep) -> Response:
-    found = _logged_in(rt, request)
+    found = session_agent(rt, request)
     if found is None:
         return Response(status_code=401)
     with rt.db.read() as session:
@@ -383,7 +379,7 @@ def login(
 
 @pages.post("/logout")
 def logout(request: Request, rt: RtDep, csrf: Annotated[str, Form(max_length=100)]) -> Response:
-    found = _logged_in(rt, request)
+    found = session_agent(rt, request)
     if found is not None:
         agent, web_session = found
         if not secrets.compare_digest(csrf, web_session.csrf_token):
