@@ -61,6 +61,27 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
         ("POST", f"/api/v1/workspaces/{ws}/agents", {"email": "n@example.com", "name": "N"}, "admin"),
         ("GET", f"/api/v1/workspaces/{ws}/teams", None, "analyst"),
         ("POST", f"/api/v1/workspaces/{ws}/teams", {"name": "Night shift"}, "admin"),
+        (
+            "PUT",
+            f"/api/v1/workspaces/{ws}/teams/1",
+            {"name": "Night shift", "agent_ids": [world.agents["agent2"]]},
+            "admin",
+        ),
+        (
+            "PUT",
+            f"/api/v1/workspaces/{ws}/agents/{world.agents['agent2']}",
+            {"name": "Agent Two", "role": "agent", "skills": ["billing"]},
+            "admin",
+        ),
+        ("GET", f"/api/v1/workspaces/{ws}/watch-rules", None, "analyst"),
+        ("POST", f"/api/v1/workspaces/{ws}/watch-rules", {"name": "Brand", "keywords": ["acme"]}, "admin"),
+        (
+            "PUT",
+            f"/api/v1/workspaces/{ws}/watch-rules/1",
+            {"name": "Brand", "phrases": ["acme down"]},
+            "admin",
+        ),
+        ("DELETE", f"/api/v1/workspaces/{ws}/watch-rules/1", None, "admin"),
         ("GET", f"/api/v1/workspaces/{ws}/channels", None, "analyst"),
         (
             "POST",

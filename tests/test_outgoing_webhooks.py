@@ -523,6 +523,26 @@ def test_a_rejected_reply_is_never_published(rt: Runtime, world: World, client: 
     assert [d["reason"] for d in decided] == ["we cannot promise refunds"]
 
 
+def test_an_agent_asks_for_review_whatever_the_rules(rt: Runtime, world: World, client: TestClient) -> None:
+    conv = world.customer_writes("in-1", "can I get compensation for the outage?")
+    asked = client.post(
+        f"/api/v1/conversations/{conv}/replies",
+        json={"text": "We will credit your account 50 kr", "request_approval": True},
+        headers=world.headers("agent"),
+    )
+    assert asked.status_code == 202 and asked.json()["delivery"] == "approval"  # the workspace mode is off
+    (pending,) = client.get(
+        f"/api/v1/workspaces/{world.ws.id}/approvals", headers=world.headers("supervisor")
+    ).json()
+    assert pending["text"].startswith("We will credit your account 50 kr")
+    with rt.db.read() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(m.Outbox)) == 0
+    plain = client.post(
+        f"/api/v1/conversations/{conv}/replies", json={"text": "Thanks!"}, headers=world.headers("agent")
+    )
+    assert plain.json()["delivery"] == "queued"
+
+
 def test_bulk_written_events_are_delivered_too(
     rt: Runtime, world: World, client: TestClient, receiver: tuple[FakeHookReceiver, str]
 ) -> None:

@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from caredesk.actions import admin, approvals, canned, service_levels
+from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor
 from caredesk.api.app import create_app
 from caredesk.domain.types import Presence
 from caredesk.fakes.webhook_network import FakeWebhookNetwork, ServerThread
 from caredesk.fakes.x import FakeX
 from caredesk.runtime import Runtime
+from caredesk.storage import models as m
 from tests.conftest import REPO, World
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -98,8 +101,8 @@ def live(sqlite_rt: Runtime) -> Iterator[Live]:
     served.stop()
 
 
-def _login(browser: Any, url: str, who: str) -> Any:
-    page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+def _login(browser: Any, url: str, who: str, *, width: int = 1280, height: int = 720) -> Any:
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
     page.goto(url + "/")
     page.fill("input[name=email]", f"{who}@example.com")
     page.fill("input[name=password]", "correct horse")
@@ -169,7 +172,7 @@ def test_two_agents_one_conversation_canned_response_and_move_to_private(browser
     assert "personal data" in first.inner_text("#checks")
     _shot(first, "composer-checks")
     fix.click()
-    first.wait_for_selector("#composer-status >> text=Sent privately", timeout=5000)
+    first.wait_for_selector("#composer-status >> text=Sent privately", timeout=10000)
     deadline = time.monotonic() + 10
     while len(live.chat.posted) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -303,3 +306,102 @@ def test_a_held_reply_is_approved_in_the_browser_and_published_once(browser: Any
         time.sleep(0.1)
     assert [p["text"] for p in live.chat.posted] == ["Yes, it was fixed at noon. Sorry for the trouble!"]
     agent.wait_for_selector("#composer-status >> text=Your reply was approved.", timeout=5000)
+
+
+def test_an_admin_sets_up_the_desk_in_the_settings_pages(browser: Any, live: Live) -> None:
+    rt, ws = live.rt, live.world.ws.id
+    page = _login(browser, live.url, "admin")
+    page.click("header nav.pages >> text=Settings")
+    page.wait_for_selector("h2#section-title >> text=Channels")
+    row = page.locator("tr", has_text="Web chat")
+    row.locator("[data-action]").click()  # test connection: the fake network answers the ping
+    row.locator("[data-row-status] >> text=OK").wait_for(timeout=5000)
+    # A team with two members, picked by name.
+    page.click("nav.side >> text=Teams")
+    form = page.locator("#create-form")
+    form.locator("[data-field=name]").fill("Care")
+    form.locator("label.check", has_text="Agent2").locator("input").check()
+    form.locator("label.check", has_text="Supervisor").locator("input").check()
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("tr:has-text('Care') >> text=Agent2, Supervisor")
+    # Editing it fills the form with what is set; a clash is refused with the API's reason.
+    page.click("tr:has-text('Care') >> [data-edit]")
+    edit = page.locator("#edit-form")
+    assert edit.locator("label.check", has_text="Agent2").locator("input").is_checked()
+    edit.locator("[data-field=name]").fill("Care desk")
+    edit.locator("label.check", has_text="Agent2").locator("input").uncheck()
+    edit.locator("button[type=submit]").click()
+    page.wait_for_selector("tr:has-text('Care desk') >> td:text-is('Supervisor')")
+    form = page.locator("#create-form")
+    form.locator("[data-field=name]").fill("Care desk")
+    form.locator("button[type=submit]").click()
+    form.locator("[data-form-status] >> text=exists already").wait_for(timeout=5000)
+    # An SLA policy with a nested match and a yes/no/default choice.
+    page.click("nav.side >> text=SLA policies")
+    form = page.locator("#create-form")
+    form.locator("[data-field=name]").fill("Public within 30 minutes")
+    form.locator("[data-field=first_reply_minutes]").fill("30")
+    form.locator("[data-field='match.public']").select_option("yes")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("tr:has-text('Public within 30 minutes')")
+    policy = service_levels.list_policies(rt, Actor.system(), ws)[0]
+    assert (policy["first_reply_minutes"], policy["match"]) == (30, {"public": True})
+    # Policy words (one object per workspace): saved, then a public reply with one is stopped.
+    page.click("nav.side >> text=Policy words")
+    page.fill("[data-field=words]", "guaranteed refund\nlawsuit")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("#edit-form [data-field=words]")
+    page.wait_for_function("document.querySelector('[data-field=words]').value.includes('lawsuit')")
+    live.customer("w1", "Where is my money?", name="Hal Ibsen")
+    deadline = time.monotonic() + 5
+    conv_id = None
+    while conv_id is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        with rt.db.read() as session:
+            conv_id = session.scalar(sa.select(m.Conversation.id).where(m.Conversation.workspace_id == ws))
+    assert conv_id is not None
+    found = conv_actions.check_reply(
+        rt, live.world.actor("agent"), conv_id, "A guaranteed refund!", public=True
+    )
+    assert [f["check"] for f in found["findings"] if f["check"] == "policy"] == ["policy"]
+    # A canned response: a bad JSON field is caught before sending; markup in it stays text.
+    page.click("nav.side >> text=Canned responses")
+    form = page.locator("#create-form")
+    form.locator("[data-field=name]").fill(f"Sorry {XSS}")
+    form.locator("[data-field=texts]").fill("{not json")
+    form.locator("button[type=submit]").click()
+    form.locator("[data-form-status] >> text=not valid JSON").wait_for()
+    form.locator("[data-field=texts]").fill('{"en": "Sorry, {customer.first_name}!"}')
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("tr:has-text('Sorry <img')")
+    assert page.evaluate("window.__pwned") is None and page.locator("table img").count() == 0
+    _shot(page, "settings")
+
+
+def test_the_team_page_is_live_and_the_inbox_fits_a_phone(browser: Any, live: Live) -> None:
+    rt, world = live.rt, live.world
+    admin.create_team(
+        rt, Actor.system(), workspace_id=world.ws.id, name="Care", agent_ids=[world.agents["agent2"]]
+    )
+    page = _login(browser, live.url, "agent")
+    page.click("header nav.pages >> text=Team")
+    page.wait_for_selector("#team-panel")
+    assert "On shift now:" in page.inner_text("[data-on-shift]") and "Agent2" in page.inner_text(
+        "[data-on-shift]"
+    )
+    assert "always open" in page.inner_text("[data-team=Care]")
+    admin.set_presence(rt, world.actor("agent2"), Presence.OFFLINE)  # a presence change arrives live
+    page.wait_for_function(
+        "!document.querySelector('[data-team=Care]').textContent.includes('on shift')", timeout=3000
+    )
+    _shot(page, "team")
+    live.customer("ph1", "My parcel went to the wrong address, order 55123, please help", name="Jo Kay")
+    phone = _login(browser, live.url, "agent", width=390, height=844)
+    phone.wait_for_selector("tr[data-conversation]", timeout=3000)
+    fits = "document.documentElement.scrollWidth <= window.innerWidth"
+    assert phone.evaluate(fits)
+    _shot(phone, "phone-queue")
+    phone.click("tr[data-conversation] a.customer")
+    phone.wait_for_selector("#composer")
+    assert phone.evaluate(fits)
+    _shot(phone, "phone-conversation")

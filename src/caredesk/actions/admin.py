@@ -14,7 +14,7 @@ from caredesk.actions.base import Actor, get_or_404, record, require
 from caredesk.connectors import registry
 from caredesk.connectors.base import ConnectorSpec
 from caredesk.domain import signature
-from caredesk.domain.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+from caredesk.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from caredesk.domain.types import Presence, Role
 from caredesk.domain.watch import WatchSpec, to_x_rule
 from caredesk.routing.assign import network_weights
@@ -166,6 +166,92 @@ def create_team(
             session.add(m.TeamMember(team_id=team.id, agent_id=agent_id))
         record(session, actor, "team.created", workspace_id=workspace_id, at=now, team_id=team.id)
     return team
+
+
+def update_team(
+    rt: Runtime, actor: Actor, *, workspace_id: int, team_id: int, name: str, agent_ids: list[int]
+) -> m.Team:
+    """Rename a team and set its members (agents who leave it keep the conversations they hold)."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("team name is empty")
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        require(session, actor, workspace_id, Role.ADMIN)
+        team: m.Team = get_or_404(session, m.Team, team_id, "team")
+        if team.workspace_id != workspace_id:
+            raise NotFound(f"team {team_id} not found")
+        clash = session.scalar(
+            sa.select(m.Team.id).where(
+                m.Team.workspace_id == workspace_id, m.Team.name == name, m.Team.id != team_id
+            )
+        )
+        if clash is not None:
+            raise Conflict(f"team {name!r} exists already")
+        team.name = name
+        wanted = set(agent_ids)
+        for agent_id in wanted:
+            _require_member(session, workspace_id, agent_id)
+        current = {
+            tm.agent_id: tm
+            for tm in session.scalars(sa.select(m.TeamMember).where(m.TeamMember.team_id == team_id))
+        }
+        for agent_id, row in current.items():
+            if agent_id not in wanted:
+                session.delete(row)
+        for agent_id in sorted(wanted - current.keys()):
+            session.add(m.TeamMember(team_id=team_id, agent_id=agent_id))
+        record(session, actor, "team.updated", workspace_id=workspace_id, at=now, team_id=team_id)
+    rt.bus.publish("agents.changed", {"ids": sorted(wanted | current.keys())})
+    return team
+
+
+def update_agent(
+    rt: Runtime,
+    actor: Actor,
+    *,
+    workspace_id: int,
+    agent_id: int,
+    name: str,
+    role: Role,
+    signature: str,
+    languages: list[str],
+    skills: list[str],
+    max_concurrent: int,
+) -> m.Agent:
+    """An admin edits an agent of their workspace: profile, role here, languages, skills and capacity."""
+    if not 1 <= max_concurrent <= 200:
+        raise InvalidInput("max_concurrent must be between 1 and 200")
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        require(session, actor, workspace_id, Role.ADMIN)
+        _require_member(session, workspace_id, agent_id)
+        agent: m.Agent = get_or_404(session, m.Agent, agent_id, "agent")
+        if actor.agent_id == agent_id and role is not Role.ADMIN and not actor.is_superadmin:
+            raise InvalidInput("you cannot take away your own admin role")
+        agent.name = name.strip() or agent.email
+        agent.signature = signature.strip()[:32]
+        agent.languages = sorted({x.strip().lower() for x in languages if x.strip()})
+        agent.skills = [s.strip() for s in skills if s.strip()]
+        agent.max_concurrent = max_concurrent
+        membership = session.scalars(
+            sa.select(m.Membership).where(
+                m.Membership.workspace_id == workspace_id, m.Membership.agent_id == agent_id
+            )
+        ).one()
+        membership.role = role.value
+        record(
+            session,
+            actor,
+            "agent.updated",
+            workspace_id=workspace_id,
+            at=now,
+            agent_id=agent_id,
+            role=role.value,
+        )
+        _rebalance(session, agent, now)
+    rt.bus.publish("agents.changed", {"ids": [agent_id]})
+    return agent
 
 
 def _require_member(session: Session, workspace_id: int, agent_id: int) -> None:
@@ -491,6 +577,85 @@ def create_watch_rule(
         session.add(rule)
         session.flush()
         record(session, actor, "watch.created", workspace_id=workspace_id, at=now, watch_rule_id=rule.id)
+    return rule
+
+
+def watch_rule_out(rule: m.WatchRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "keywords": list(rule.keywords),
+        "phrases": list(rule.phrases),
+        "exclusions": list(rule.exclusions),
+        "languages": list(rule.languages),
+        "enabled": rule.enabled,
+        "x_rule": to_x_rule(rule.spec()),
+    }
+
+
+def list_watch_rules(rt: Runtime, actor: Actor, workspace_id: int) -> list[dict[str, Any]]:
+    with rt.db.read() as session:
+        require(session, actor, workspace_id, Role.ANALYST)
+        rows = session.scalars(
+            sa.select(m.WatchRule).where(m.WatchRule.workspace_id == workspace_id).order_by(m.WatchRule.name)
+        )
+        return [watch_rule_out(r) for r in rows]
+
+
+def update_watch_rule(
+    rt: Runtime,
+    actor: Actor,
+    *,
+    workspace_id: int,
+    rule_id: int,
+    name: str,
+    keywords: list[str],
+    phrases: list[str],
+    exclusions: list[str],
+    languages: list[str],
+    enabled: bool,
+) -> m.WatchRule:
+    """Change a listening rule; pollers read the rules on their next round, X filtered-stream channels
+    on their next rule sync."""
+    spec = WatchSpec(
+        keywords=tuple(k.strip() for k in keywords if k.strip()),
+        phrases=tuple(p.strip() for p in phrases if p.strip()),
+        exclusions=tuple(e.strip() for e in exclusions if e.strip()),
+        languages=tuple(sorted({lang.strip().lower() for lang in languages if lang.strip()})),
+    )
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("a watch rule needs a name of at most 200 characters")
+    to_x_rule(spec)
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        require(session, actor, workspace_id, Role.ADMIN)
+        rule = _watch_rule(session, workspace_id, rule_id)
+        same_name = sa.and_(
+            m.WatchRule.workspace_id == workspace_id, m.WatchRule.name == name, m.WatchRule.id != rule_id
+        )
+        if session.scalar(sa.select(m.WatchRule.id).where(same_name)) is not None:
+            raise Conflict(f"watch rule {name!r} exists already")
+        rule.name = name
+        rule.keywords, rule.phrases = list(spec.keywords), list(spec.phrases)
+        rule.exclusions, rule.languages = list(spec.exclusions), list(spec.languages)
+        rule.enabled = enabled
+        record(session, actor, "watch.updated", workspace_id=workspace_id, at=now, watch_rule_id=rule_id)
+    return rule
+
+
+def remove_watch_rule(rt: Runtime, actor: Actor, *, workspace_id: int, rule_id: int) -> None:
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        require(session, actor, workspace_id, Role.ADMIN)
+        session.delete(_watch_rule(session, workspace_id, rule_id))
+        record(session, actor, "watch.removed", workspace_id=workspace_id, at=now, watch_rule_id=rule_id)
+
+
+def _watch_rule(session: Session, workspace_id: int, rule_id: int) -> m.WatchRule:
+    rule = session.get(m.WatchRule, rule_id)
+    if rule is None or rule.workspace_id != workspace_id:
+        raise NotFound(f"watch rule {rule_id} not found")
     return rule
 
 

@@ -57,8 +57,11 @@ def reply(
     sign: bool = True,
     seen_message_id: int | None = None,
     confirm: bool = False,
+    request_approval: bool = False,
 ) -> m.Message:
     """Queue a reply: an outbound message row and an outbox item, written together. The sender publishes.
+    Held for a supervisor's review instead when the workspace's approval rules say so, or when the author
+    asks for it (`request_approval`).
 
     Refused before anything is written when the channel cannot send it (the wrong visibility, outside a
     window the connector enforces: `Connector.prepare`) or when a reply check blocks it (too long for the
@@ -104,7 +107,7 @@ def reply(
         )
         request = _prepare(rt, channel, request, context)
         agent = session.get(m.Agent, actor.agent_id) if actor.agent_id else None
-        held = needs_approval(session, actor, conv, visibility_public)
+        held = request_approval or needs_approval(session, actor, conv, visibility_public)
         msg = outbound.add_message(session, conv, request, now, agent=agent, held=held)
         if held:
             findings = [f.view() for f in draft.findings]

@@ -22,6 +22,8 @@ from caredesk.domain.errors import CaredeskError
 from caredesk.runtime import Runtime
 from caredesk.web.live import live
 from caredesk.web.pages import pages
+from caredesk.web.settings import settings_pages
+from caredesk.web.team import team_pages
 from caredesk.workers.loop import Workers
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,8 @@ def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
     app.include_router(ticket_hooks)
     app.include_router(pages)
     app.include_router(live)
+    app.include_router(settings_pages)
+    app.include_router(team_pages)
     app.mount("/static", StaticFiles(directory=str(Path(web.__file__).parent / "static")), name="static")
 
     @app.middleware("http")

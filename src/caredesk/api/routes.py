@@ -164,6 +164,23 @@ def create_agent(workspace_id: int, body: AgentIn, actor: ActorDep, rt: RtDep) -
     return {**_agent_view(agent), "role": body.role.value}
 
 
+class AgentUpdateIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    role: Role = Role.AGENT
+    signature: Annotated[str, Field(max_length=32)] = ""
+    languages: Annotated[list[Annotated[str, Field(max_length=8)]], Field(max_length=30)] = []
+    skills: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] = []
+    max_concurrent: Annotated[int, Field(ge=1, le=200)] = 12
+
+
+@api.put("/workspaces/{workspace_id}/agents/{agent_id}", tags=["agents"])
+def update_agent(
+    workspace_id: int, agent_id: int, body: AgentUpdateIn, actor: ActorDep, rt: RtDep
+) -> dict[str, Any]:
+    agent = admin.update_agent(rt, actor, workspace_id=workspace_id, agent_id=agent_id, **body.model_dump())
+    return {**_agent_view(agent), "role": body.role.value}
+
+
 @api.get("/workspaces/{workspace_id}/teams", tags=["teams"])
 def list_teams(workspace_id: int, actor: ActorDep, rt: RtDep) -> list[dict[str, Any]]:
     _member(rt, actor, workspace_id, Role.ANALYST)
@@ -193,6 +210,14 @@ def create_team(workspace_id: int, body: TeamIn, actor: ActorDep, rt: RtDep) -> 
     _member(rt, actor, workspace_id, Role.ADMIN)
     team = admin.create_team(rt, actor, workspace_id=workspace_id, name=body.name, agent_ids=body.agent_ids)
     return {"id": team.id, "name": team.name, "agent_ids": sorted(body.agent_ids)}
+
+
+@api.put("/workspaces/{workspace_id}/teams/{team_id}", tags=["teams"])
+def update_team(workspace_id: int, team_id: int, body: TeamIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    team = admin.update_team(
+        rt, actor, workspace_id=workspace_id, team_id=team_id, name=body.name, agent_ids=body.agent_ids
+    )
+    return {"id": team.id, "name": team.name, "agent_ids": sorted(set(body.agent_ids))}
 
 
 def _channel_view(c: m.Channel) -> dict[str, Any]:
@@ -394,6 +419,7 @@ class ReplyIn(Strict):
     # `changes`) unless `confirm` is true.
     seen_message_id: int | None = None
     confirm: bool = False
+    request_approval: bool = False  # hold it for a supervisor's review whatever the rules say
 
 
 @api.post("/conversations/{conversation_id}/replies", tags=["conversations"], status_code=202)
@@ -405,12 +431,21 @@ def post_reply(conversation_id: int, body: ReplyIn, actor: ActorDep, rt: RtDep) 
             rt, actor, conversation_id, body.text, public=False,
             in_reply_to_message_id=body.in_reply_to_message_id, resolve=body.resolve, sign=body.sign,
             seen_message_id=body.seen_message_id, confirm=body.confirm,
+            request_approval=body.request_approval,
         )  # fmt: skip
         note = body.public_note or reply_checks.MOVED_NOTES.get(
             (private.language or _conversation_language(rt, conversation_id) or "en")[:2],
             reply_checks.MOVED_NOTES["en"],
         )
-        public = conv_actions.reply(rt, actor, conversation_id, note, public=True, sign=body.sign)
+        public = conv_actions.reply(
+            rt,
+            actor,
+            conversation_id,
+            note,
+            public=True,
+            sign=body.sign,
+            request_approval=body.request_approval,
+        )
         return {**queries.message_view(private), "public_note": queries.message_view(public)}
     msg = conv_actions.reply(
         rt,
@@ -423,6 +458,7 @@ def post_reply(conversation_id: int, body: ReplyIn, actor: ActorDep, rt: RtDep) 
         sign=body.sign,
         seen_message_id=body.seen_message_id,
         confirm=body.confirm,
+        request_approval=body.request_approval,
     )
     return queries.message_view(msg)
 

@@ -305,3 +305,51 @@ def get_greetings(channel_id: int, actor: ActorDep, rt: RtDep) -> dict[str, Any]
 @workflow.put("/channels/{channel_id}/greetings", tags=["channels"])
 def put_greetings(channel_id: int, body: GreetingsIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
     return greetings.set_settings(rt, actor, channel_id, body.model_dump())
+
+
+# --- listening (watch rules) ---------------------------------------------------------------------
+
+Terms = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=100)]
+
+
+class WatchRuleIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    keywords: Terms = Field(default_factory=list)
+    phrases: Terms = Field(default_factory=list)
+    exclusions: Terms = Field(default_factory=list)
+    languages: Annotated[list[Annotated[str, Field(max_length=8)]], Field(max_length=30)] = Field(
+        default_factory=list
+    )
+    enabled: bool = True
+
+
+@workflow.get("/workspaces/{workspace_id}/watch-rules", tags=["listening"])
+def get_watch_rules(workspace_id: int, actor: ActorDep, rt: RtDep) -> list[dict[str, Any]]:
+    """Listening rules, each with the X filtered-stream rule it becomes."""
+    return admin.list_watch_rules(rt, actor, workspace_id)
+
+
+@workflow.post("/workspaces/{workspace_id}/watch-rules", tags=["listening"], status_code=201)
+def post_watch_rule(workspace_id: int, body: WatchRuleIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    data = body.model_dump()
+    enabled = data.pop("enabled")
+    rule = admin.create_watch_rule(rt, actor, workspace_id=workspace_id, **data)
+    if not enabled:
+        rule = admin.update_watch_rule(
+            rt, actor, workspace_id=workspace_id, rule_id=rule.id, **body.model_dump()
+        )
+    return admin.watch_rule_out(rule)
+
+
+@workflow.put("/workspaces/{workspace_id}/watch-rules/{rule_id}", tags=["listening"])
+def put_watch_rule(
+    workspace_id: int, rule_id: int, body: WatchRuleIn, actor: ActorDep, rt: RtDep
+) -> dict[str, Any]:
+    rule = admin.update_watch_rule(rt, actor, workspace_id=workspace_id, rule_id=rule_id, **body.model_dump())
+    return admin.watch_rule_out(rule)
+
+
+@workflow.delete("/workspaces/{workspace_id}/watch-rules/{rule_id}", tags=["listening"], status_code=204)
+def delete_watch_rule(workspace_id: int, rule_id: int, actor: ActorDep, rt: RtDep) -> Response:
+    admin.remove_watch_rule(rt, actor, workspace_id=workspace_id, rule_id=rule_id)
+    return Response(status_code=204)

@@ -642,6 +642,23 @@ def triage_adapt(
             typer.echo(f"workspace {ws_id}: fitted on {metrics['decisions']} decisions {json.dumps(metrics)}")
 
 
+i18n_app = typer.Typer(no_args_is_help=True, help="The web inbox's words, for translators.")
+app.add_typer(i18n_app, name="i18n")
+
+
+@i18n_app.command("extract")
+def i18n_extract(target: Annotated[Path, typer.Argument(help="the .pot file to write")]) -> None:
+    """Write every message of the web inbox (pages, settings, scripts) to a gettext template."""
+    from babel.messages.pofile import write_po  # noqa: PLC0415
+
+    from caredesk.web.i18n import extract_catalog  # noqa: PLC0415
+
+    catalog = extract_catalog()
+    with target.open("wb") as handle:
+        write_po(handle, catalog, width=100)
+    typer.echo(f"{len(catalog)} messages written to {target}")
+
+
 def main() -> None:
     try:
         app()

@@ -10,13 +10,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from caredesk.actions import approvals as approval_actions
@@ -31,16 +29,16 @@ from caredesk.domain.types import Role, Status
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 from caredesk.storage import queries
+from caredesk.web.i18n import N_, gettext, set_language, templates
 
-pages = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+pages = APIRouter(include_in_schema=False, dependencies=[Depends(set_language)])
 
 VIEWS = {
-    "mine": "Mine",
-    "unassigned": "Unassigned",
-    "team": "My teams",
-    "listening": "Mentions without @",
-    "all": "All",
+    "mine": N_("Mine"),
+    "unassigned": N_("Unassigned"),
+    "team": N_("My teams"),
+    "listening": N_("Mentions without @"),
+    "all": N_("All"),
 }
 NETWORK_MARKS = {
     "x": "X",
@@ -54,15 +52,38 @@ NETWORK_MARKS = {
 ROW_LIMIT = 200
 
 
+def nav_links(request: Request, agent: m.Agent, wanted: int | None) -> list[tuple[str, str, str]]:
+    """The header's page links (href, label, key) this agent may open, for the workspace in view."""
+    rt: Runtime = request.app.state.rt
+    with rt.db.read() as session:
+        rows = session.execute(
+            sa.select(m.Membership.workspace_id, m.Membership.role).where(m.Membership.agent_id == agent.id)
+        ).all()
+    roles = {ws: Role(role) for ws, role in rows}
+    if not roles:
+        return []
+    ws = wanted if wanted in roles else min(roles)
+    role = roles[ws]
+    links = [(f"/?ws={ws}", N_("Queue"), "queue"), (f"/team?ws={ws}", N_("Team"), "team")]
+    if role.allows(Role.SUPERVISOR):
+        links.append((f"/supervise?ws={ws}", N_("Supervisor"), "supervise"))
+    if role.allows(Role.ADMIN) or agent.is_superadmin:
+        links.append((f"/settings?ws={ws}", N_("Settings"), "settings"))
+    return links
+
+
+templates.env.globals["nav_links"] = nav_links
+
+
 def _ago(value: Any, now: Any) -> str:
     if value is None:
         return ""
     minutes = int((now - value).total_seconds() // 60)
     if minutes < 60:
-        return f"{max(minutes, 0)} min"
+        return gettext("%(m)s min", m=max(minutes, 0))
     if minutes < 48 * 60:
-        return f"{minutes // 60} h {minutes % 60} min"
-    return f"{minutes // 1440} d"
+        return gettext("%(h)s h %(m)s min", h=minutes // 60, m=minutes % 60)
+    return gettext("%(d)s d", d=minutes // 1440)
 
 
 def _due(item: dict[str, Any], now: datetime) -> tuple[datetime | None, str, str]:
@@ -73,12 +94,13 @@ def _due(item: dict[str, Any], now: datetime) -> tuple[datetime | None, str, str
     due = min(dues)
     minutes = int((due - now).total_seconds() // 60)
     if minutes < 0:
-        return due, f"{_ago(due, now)} late", "late"
-    return (
-        due,
-        f"{minutes // 60} h {minutes % 60} min left" if minutes >= 60 else f"{minutes} min left",
-        ("soon" if minutes < 15 else "ok"),
+        return due, gettext("%(t)s late", t=_ago(due, now)), "late"
+    left = (
+        gettext("%(h)s h %(m)s min left", h=minutes // 60, m=minutes % 60)
+        if minutes >= 60
+        else gettext("%(m)s min left", m=minutes)
     )
+    return due, left, ("soon" if minutes < 15 else "ok")
 
 
 @dataclass
@@ -226,7 +248,8 @@ def _figures(rt: Runtime, agent: m.Agent, ws: int | None) -> tuple[m.Workspace |
     for entry in [*figures["by_team"], *figures["by_network"]]:
         entry["oldest_wait"] = _ago(entry["oldest"], now)
     for u in figures["urgent"]:
-        u["when"] = f"{_ago(u['due'], now)} late" if u["state"] == "breached" else f"in {_ago(now, u['due'])}"
+        late, soon = gettext("%(t)s late", t=_ago(u["due"], now)), gettext("in %(t)s", t=_ago(now, u["due"]))
+        u["when"] = late if u["state"] == "breached" else soon
     figures["approvals"]["oldest_wait"] = _ago(figures["approvals"]["oldest"], now)
     return current, figures
 
