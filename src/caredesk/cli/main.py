@@ -266,6 +266,44 @@ def report_kpis(
         typer.echo("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
 
 
+@report_app.command("staffing")
+def report_staffing(
+    arrivals: Annotated[float, typer.Option(help="Contacts arriving in the interval.")],
+    handle: Annotated[float, typer.Option(help="Mean handling time of one contact, seconds.")],
+    interval: Annotated[float, typer.Option(help="Interval length, seconds.")] = 3600,
+    target: Annotated[float, typer.Option(help="Share to answer within --within.")] = 0.8,
+    within: Annotated[float, typer.Option(help="Target answer time, seconds.")] = 60,
+    patience: Annotated[float | None, typer.Option(help="Mean patience, seconds (Erlang A).")] = None,
+    concurrency: Annotated[int, typer.Option(help="Conversations an agent holds at once.")] = 1,
+    max_occupancy: Annotated[float, typer.Option(help="Occupancy cap, 0-1.")] = 1.0,
+    shrinkage: Annotated[float, typer.Option(help="Share of paid time not available, 0-1.")] = 0.0,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Agents needed for one interval (Erlang C, or Erlang A with --patience); see docs/metrics.md."""
+    from caredesk.analytics.staffing import Demand, agents_needed  # noqa: PLC0415
+
+    try:
+        demand = Demand(
+            arrivals, interval, handle, target, within, patience, concurrency, max_occupancy, shrinkage
+        )
+    except ValueError as exc:
+        _fail(CaredeskError(str(exc)))
+        return
+    out = agents_needed(demand).as_dict()
+    if fmt == Format.json:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    if fmt == Format.csv:
+        typer.echo(",".join(out) + "\n" + ",".join(str(v) for v in out.values()))
+        return
+    typer.echo(
+        f"{out['agents']} agents ({out['scheduled']} scheduled with {shrinkage:.0%} shrinkage), "
+        f"{out['model'].replace('_', ' ')}: {out['service_level']:.1%} answered within {within:g} s, "
+        f"occupancy {out['occupancy']:.1%}, mean wait {out['average_wait_seconds']:.1f} s"
+        + (f", {out['abandoned_share']:.1%} give up" if patience else "")
+    )
+
+
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.1f}%"
 
