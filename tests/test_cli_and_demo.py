@@ -56,9 +56,9 @@ def test_import_twcs_then_report_kpis_json(tmp_path: Path) -> None:
     path = shared_file("twcs/first5000.csv")
     first = run("import", "twcs", str(path), cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "accepted 5000" in first.stdout and "parked 0" in first.stdout
+    assert "accepted 5008" in first.stdout and "parked 0" in first.stdout  # 8 tweets two brands answered
     again = run("import", "twcs", str(path), cwd=tmp_path)
-    assert "accepted 0, already there 5000" in again.stdout
+    assert "accepted 0, already there 5008" in again.stdout
     report = run("report", "kpis", "--format", "json", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     rows = {r["workspace"]: r for r in json.loads(report.stdout)}
@@ -67,6 +67,14 @@ def test_import_twcs_then_report_kpis_json(tmp_path: Path) -> None:
     assert spotify["inbound_conversations"] > 0 and 0 <= spotify["response_rate"] <= 1
     table = run("report", "kpis", "--format", "table", "--workspace", "spotifycares", cwd=tmp_path)
     assert table.stdout.splitlines()[0].split()[0] == "workspace" and "spotifycares" in table.stdout
+    replies = run("report", "reply-times", "--format", "json", "--workspace", "spotifycares", cwd=tmp_path)
+    (spotify_replies,) = json.loads(replies.stdout)
+    assert spotify_replies["customer_messages"] >= spotify_replies["replied"] > 0
+    assert spotify_replies["median_minutes"] > 0 and not spotify_replies["business_hours"]
+    rebuilt = run("report", "rebuild-facts", cwd=tmp_path)
+    assert rebuilt.returncode == 0 and "facts rebuilt for" in rebuilt.stdout
+    again = run("report", "reply-times", "--format", "json", "--workspace", "spotifycares", cwd=tmp_path)
+    assert json.loads(again.stdout) == [spotify_replies]
 
 
 def test_import_jsonl_reports_bad_lines_and_keeps_good_ones(tmp_path: Path) -> None:

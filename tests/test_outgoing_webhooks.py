@@ -28,15 +28,18 @@ from caredesk.workers.hooks import HookSender
 from caredesk.workers.sender import Sender
 from tests.conftest import World
 
-# Half an hour before the wall clock: the fake network checks reply signatures against its own time, and
-# the tests move the clock forward about that much before a reply.
-T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=31)
+def start_time() -> datetime:
+    """Half an hour before the wall clock when a test starts (not when the module loads: a long run would
+    drift): the fake network checks reply signatures against its own time, and the tests move the clock
+    forward about that much before a reply."""
+    return datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=31)
+
 SECRET = "receiver-secret-0123456789"
 
 
 @pytest.fixture
 def receiver(rt: Runtime) -> Iterator[tuple[FakeHookReceiver, str]]:
-    rt.clock = FrozenClock(T0)
+    rt.clock = FrozenClock(start_time())
     fake = FakeHookReceiver(secret=SECRET, now=lambda: rt.clock.now().timestamp(), hang_seconds=2.0)
     server = ServerThread(fake.app).start()
     yield fake, f"{server.url}/events"
@@ -239,7 +242,7 @@ def test_the_signature_is_hmac_sha256_of_timestamp_and_body(
     assert request.headers["X-Caredesk-Event"] == "webhook.test"
     assert request.headers["X-Caredesk-Delivery"] == r.json()["uid"]
     header = request.headers["X-Caredesk-Signature"]
-    assert header.startswith(f"t={int(T0.timestamp())},v1=")
+    assert header.startswith(f"t={int(rt.clock.now().timestamp())},v1=")
     assert _sign_ok(SECRET, header, request.content)
     assert not _sign_ok("another secret", header, request.content)
     assert not _sign_ok(SECRET, header, request.content + b" ")
@@ -373,7 +376,7 @@ def test_escalation_opens_a_ticket_and_its_status_follows(
 
 
 def test_conversations_sharing_a_reference_are_linked(rt: Runtime, world: World, client: TestClient) -> None:
-    rt.clock = FrozenClock(T0)
+    rt.clock = FrozenClock(start_time())
     first = world.customer_writes("in-1", "Order #A-55123 never came", who="ann")
     rt.clock.advance(hours=2)
     second = world.customer_writes("in-2", "Writing for my mother about order A-55123", who="bob")

@@ -4,6 +4,7 @@ alone (no product code), on SQLite and PostgreSQL.
 The rules recomputed here are the documented ones (docs/importing.md, docs/metrics.md):
 - a brand's tweet belongs to that brand; a customer's tweet to the nearest brand above it in its reply
   chain, else the first brand below it (breadth first, earliest first), else the first brand it mentions;
+  and also to every other brand that answered it;
 - replayed in time order, a tweet joins the conversation of the tweet it answers (same brand); otherwise
   the person it is from (customer) or to (brand) joins their most recently active conversation with the
   brand; otherwise it starts one;
@@ -52,7 +53,20 @@ class Expected:
         for lst in self.kids.values():
             lst.sort(key=lambda r: (parse_time(r["created_at"]), r["tweet_id"]))
         self.brand = {r["tweet_id"]: self._brand(r) for r in self.rows}
-        self.conv: dict[str, int] = {}
+        # (brand, tweet) for every copy: a customer tweet goes to each brand that answered it as well
+        self.entries: list[tuple[str, dict[str, str]]] = []
+        for r in self.rows:
+            primary = self.brand[r["tweet_id"]]
+            assert primary is not None
+            self.entries.append((primary, r))
+            if r["inbound"] == "True":
+                answered_by = {
+                    k["author_id"]
+                    for k in self.kids.get(r["tweet_id"], [])
+                    if k["inbound"] == "False" and k["in_response_to_tweet_id"] == r["tweet_id"]
+                }
+                self.entries.extend((b, r) for b in sorted(answered_by - {primary}))
+        self.conv: dict[tuple[str, str], int] = {}
         self._thread()
 
     def _brand(self, r: dict[str, str]) -> str | None:
@@ -75,13 +89,12 @@ class Expected:
         return next((lower[h.lower()] for h in MENTION.findall(r["text"]) if h.lower() in lower), None)
 
     def _thread(self) -> None:
-        order = sorted(self.rows, key=lambda r: (parse_time(r["created_at"]), int(r["tweet_id"])))
+        order = sorted(self.entries, key=lambda e: (parse_time(e[1]["created_at"]), int(e[1]["tweet_id"])))
         contact_of: list[str | None] = []
         last_at: list[datetime] = []
         owned: dict[tuple[str, str], list[int]] = defaultdict(list)  # (brand, person) -> conversations
-        for r in order:
-            brand, tid = self.brand[r["tweet_id"]], r["tweet_id"]
-            assert brand is not None
+        for brand, r in order:
+            tid = r["tweet_id"]
             parent = self.by_id.get(r["in_response_to_tweet_id"])
             inbound = r["inbound"] == "True"
             if inbound:
@@ -100,12 +113,8 @@ class Expected:
             if person == brand:
                 person = None
             conv = None
-            if (
-                parent is not None
-                and self.brand[parent["tweet_id"]] == brand
-                and parent["tweet_id"] in self.conv
-            ):
-                conv = self.conv[parent["tweet_id"]]
+            if parent is not None and (brand, parent["tweet_id"]) in self.conv:
+                conv = self.conv[(brand, parent["tweet_id"])]
             elif person is not None and owned[(brand, person)]:
                 conv = max(owned[(brand, person)], key=lambda c: (last_at[c], c))
             if conv is None:
@@ -118,15 +127,15 @@ class Expected:
                 contact_of[conv] = person
                 owned[(brand, r["author_id"])].append(conv)
             last_at[conv] = max(last_at[conv], parse_time(r["created_at"]))
-            self.conv[tid] = conv
+            self.conv[(brand, tid)] = conv
 
     def kpis(self) -> dict[str, dict[str, Any]]:
         first_in: dict[int, datetime] = {}
         outs: dict[int, list[datetime]] = defaultdict(list)
         brand_of_conv: dict[int, str] = {}
-        for r in self.rows:
-            c = self.conv[r["tweet_id"]]
-            brand_of_conv[c] = self.brand[r["tweet_id"]] or ""
+        for brand, r in self.entries:
+            c = self.conv[(brand, r["tweet_id"])]
+            brand_of_conv[c] = brand
             t = parse_time(r["created_at"])
             if r["inbound"] == "True":
                 first_in[c] = min(first_in.get(c, t), t)
@@ -171,44 +180,39 @@ def snapshot(rt: Runtime) -> dict[str, tuple[int, str]]:
 def test_twcs_import_threads_every_tweet_once_and_kpis_match(rt: Runtime, expected: Expected) -> None:
     path = shared_file("twcs/first5000.csv")
     report = import_twcs(rt, path)
-    assert (report.accepted, report.processed, report.dead) == (5000, 5000, 0)
+    copies = len(expected.entries)
+    assert copies == 5008  # 8 customer tweets answered by a second brand
+    assert (report.accepted, report.processed, report.dead) == (copies, copies, 0)
 
     with rt.db.read() as s:
         rows = s.execute(
             sa.select(
-                m.Message.external_id, m.Message.conversation_id, m.Message.direction, m.Workspace.slug
+                m.Message.external_id, m.Message.conversation_id, m.Message.direction, m.Workspace.name
             ).join(m.Workspace, m.Workspace.id == m.Message.workspace_id)
         ).all()
         ws_names = dict(s.execute(sa.select(m.Workspace.slug, m.Workspace.name)).all())
-    # Every tweet lands in exactly one conversation.
-    assert len(rows) == 5000
-    assert len({r.external_id for r in rows}) == 5000
-    stored = {r.external_id: r for r in rows}
-    for tweet_id, row in stored.items():
-        assert ws_names[row.slug] == expected.brand[tweet_id]
+    # Every tweet lands once in each brand it belongs to, in one conversation there.
+    stored = {(r.name, r.external_id): r for r in rows}
+    assert len(rows) == len(stored) == copies
+    assert set(stored) == {(brand, r["tweet_id"]) for brand, r in expected.entries}
+    for (_brand, tweet_id), row in stored.items():
         assert row.direction == ("out" if expected.by_id[tweet_id]["inbound"] == "False" else "in")
-    # A tweet and the tweet it answers share a conversation (when both belong to the same brand).
+    # A tweet and the tweet it answers share a conversation when both are in the brand's workspace.
     cross_brand = 0
-    for r in expected.rows:
+    for brand, r in expected.entries:
         parent = r["in_response_to_tweet_id"]
-        if parent in stored:
-            if expected.brand[parent] == expected.brand[r["tweet_id"]]:
-                assert stored[parent].conversation_id == stored[r["tweet_id"]].conversation_id, r["tweet_id"]
-            else:
-                cross_brand += 1
-    assert cross_brand == sum(
-        1
-        for r in expected.rows
-        if r["in_response_to_tweet_id"] in expected.by_id
-        and expected.brand[r["in_response_to_tweet_id"]] != expected.brand[r["tweet_id"]]
-    )
+        if (brand, parent) in stored:
+            assert stored[(brand, parent)].conversation_id == stored[(brand, r["tweet_id"])].conversation_id
+        elif parent in expected.by_id:
+            cross_brand += 1
+    assert 0 < cross_brand < 100
     # The product's conversations are exactly the independently computed ones (same partition).
-    groups: dict[int, set[str]] = defaultdict(set)
-    for tweet_id, row in stored.items():
-        groups[row.conversation_id].add(tweet_id)
-    mine: dict[int, set[str]] = defaultdict(set)
-    for tweet_id, conv in expected.conv.items():
-        mine[conv].add(tweet_id)
+    groups: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for key, row in stored.items():
+        groups[row.conversation_id].add(key)
+    mine: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for key, conv in expected.conv.items():
+        mine[conv].add(key)
     assert sorted(map(sorted, groups.values())) == sorted(map(sorted, mine.values()))
 
     # KPIs per brand match the computation from the CSV.
@@ -238,5 +242,5 @@ def test_importing_the_same_file_again_changes_no_row(rt: Runtime) -> None:
     import_twcs(rt, path)
     before = snapshot(rt)
     again = import_twcs(rt, path)
-    assert (again.accepted, again.duplicates, again.processed) == (0, 5000, 0)
+    assert (again.accepted, again.duplicates, again.processed) == (0, 5008, 0)
     assert snapshot(rt) == before

@@ -266,6 +266,61 @@ def report_kpis(
         typer.echo("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
 
 
+def _rows_out(rows: list[dict[str, Any]], fmt: Format, headers: list[str], table: list[list[Any]]) -> None:
+    if fmt == Format.json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if fmt == Format.csv:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else headers)
+        writer.writeheader()
+        writer.writerows(rows)
+        typer.echo(buffer.getvalue(), nl=False)
+        return
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *table, strict=False)]
+    for line in [headers, *table]:
+        typer.echo("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+@report_app.command("reply-times")
+def report_reply_times(
+    db: DbOption = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug (default: all).")] = None,
+    business_hours: Annotated[bool, typer.Option("--business-hours", help="In business hours.")] = False,
+) -> None:
+    """Per-message reply time: each customer message to the first agent reply to it (median, p90, mean)."""
+    from caredesk.analytics.reports import reply_times  # noqa: PLC0415
+
+    rt = _open(db)
+    with rt.db.read() as session:
+        ids = [_workspace_id(rt, workspace)] if workspace else None
+        rows = [r.as_dict() for r in reply_times(session, workspace_ids=ids, business_hours=business_hours)]
+    headers = ["workspace", "messages", "replied", "median min", "p90 min", "mean min", "≤60 min", "≤24 h"]
+    table = [
+        [r["workspace"], r["customer_messages"], r["replied"], _num(r["median_minutes"]),
+         _num(r["p90_minutes"]), _num(r["mean_minutes"]), _pct(r["within_60_minutes"]),
+         _pct(r["within_24_hours"])]
+        for r in rows
+    ]  # fmt: skip
+    _rows_out(rows, fmt, headers, table)
+
+
+@report_app.command("rebuild-facts")
+def report_rebuild_facts(db: DbOption = None) -> None:
+    """Recompute every conversation's report facts (after an upgrade, or to apply today's calendars)."""
+    from caredesk.analytics import facts  # noqa: PLC0415
+    from caredesk.storage import models as m  # noqa: PLC0415
+
+    rt = _open(db)
+    with rt.db.read() as session:
+        ids = list(session.scalars(sa.select(m.Conversation.id).order_by(m.Conversation.id)))
+    for start in range(0, len(ids), 2000):
+        with rt.db.write() as session:
+            facts.rebuild(session, ids[start : start + 2000])
+    typer.echo(f"facts rebuilt for {len(ids)} conversations")
+
+
 @report_app.command("staffing")
 def report_staffing(
     arrivals: Annotated[float, typer.Option(help="Contacts arriving in the interval.")],

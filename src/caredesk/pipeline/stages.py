@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from caredesk.actions import cases
+from caredesk.analytics import facts
 from caredesk.connectors import registry
 from caredesk.connectors.base import identity_kind
 from caredesk.domain.errors import InvalidInput
@@ -507,6 +508,7 @@ def _merge(
         session.execute(
             sa.update(model).where(model.conversation_id == drop.id).values(conversation_id=keep.id)
         )
+    facts.touch(session, [keep.id, drop.id])
     kept_tags = set(
         session.scalars(
             sa.select(m.ConversationTag.tag_id).where(m.ConversationTag.conversation_id == keep.id)

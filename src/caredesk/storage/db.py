@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from caredesk import hooks
+from caredesk.analytics import facts
 from caredesk.storage.models import Base
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -39,6 +40,9 @@ class Database:
         # Outgoing webhooks: each recorded event's deliveries join the event's own transaction.
         event.listen(self._write, "before_flush", hooks.before_flush)
         event.listen(self._write, "do_orm_execute", hooks.on_execute)
+        # Report facts: rebuilt for every conversation the transaction touched, before it commits.
+        event.listen(self._write, "after_flush", facts.after_flush)
+        event.listen(self._write, "before_commit", facts.before_commit)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
 
     @property

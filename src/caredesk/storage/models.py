@@ -599,3 +599,65 @@ class TriageAdjustment(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     weights: Mapped[bytes] = mapped_column(sa.LargeBinary)
     fitted_at: Mapped[datetime]
+
+
+# --- analytics facts (analytics/facts.py): derived, rebuilt from their sources in the same transaction --
+
+
+class ConversationFact(Base):
+    """One conversation's figures and the dimensions reports slice by (definitions: docs/metrics.md)."""
+
+    __tablename__ = "conversation_facts"
+    __table_args__ = (sa.Index("ix_conversation_facts_ws_started", "workspace_id", "started_at"),)
+    conversation_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    workspace_id: Mapped[int]
+    channel_id: Mapped[int]
+    network: Mapped[str] = mapped_column(sa.String(32))
+    is_public: Mapped[bool]
+    is_direct: Mapped[bool]
+    team_id: Mapped[int | None]
+    assignee_id: Mapped[int | None]
+    language: Mapped[str | None] = mapped_column(sa.String(8))
+    topic: Mapped[str | None] = mapped_column(sa.String(64))
+    priority: Mapped[int]
+    status: Mapped[str] = mapped_column(sa.String(16))
+    started_at: Mapped[datetime | None]  # the first customer message
+    first_reply_at: Mapped[datetime | None]
+    first_response_s: Mapped[float | None]
+    first_response_bh_s: Mapped[float | None]  # in the business hours of the conversation's calendar
+    resolved_at: Mapped[datetime | None]
+    resolution_s: Mapped[float | None]
+    resolution_bh_s: Mapped[float | None]
+    inbound_count: Mapped[int]
+    reply_count: Mapped[int]  # agent replies published (automatic ones are not replies)
+    automatic_count: Mapped[int]
+    reopen_count: Mapped[int]
+    first_reply_due_at: Mapped[datetime | None]
+
+
+class MessageFact(Base):
+    """One customer message: the reply to it and, when it started a wait, the response that ended it."""
+
+    __tablename__ = "message_facts"
+    __table_args__ = (
+        sa.Index("ix_message_facts_ws_created", "workspace_id", "created_at"),
+        sa.Index("ix_message_facts_conversation", "conversation_id"),
+    )
+    message_id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    workspace_id: Mapped[int]
+    conversation_id: Mapped[int]
+    channel_id: Mapped[int]
+    created_at: Mapped[datetime]
+    is_public: Mapped[bool]
+    is_direct: Mapped[bool]
+    language: Mapped[str | None] = mapped_column(sa.String(8))
+    sentiment: Mapped[str | None] = mapped_column(sa.String(8))
+    reply_message_id: Mapped[int | None] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"))
+    replied_at: Mapped[datetime | None]
+    reply_s: Mapped[float | None]  # to the first agent reply to this message
+    reply_bh_s: Mapped[float | None]
+    wait: Mapped[int | None]  # 1, 2, ...: this message started the conversation's n-th wait for an agent
+    response_s: Mapped[float | None]  # that wait's length: to the next agent reply (first / next response)
+    response_bh_s: Mapped[float | None]

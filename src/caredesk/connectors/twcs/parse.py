@@ -5,7 +5,8 @@ Which brand a tweet belongs to: a brand's own tweet belongs to that brand. A cus
 the brand nearest to it in its reply chain: the closest brand tweet above it (the one it answers, or
 that one's parent...), else the first brand tweet below it (breadth first, earliest first), else the
 first brand it @mentions. A chain that several brands joined is thus split at brand boundaries, since
-each brand is its own workspace.
+each brand is its own workspace. A customer tweet that other brands answered too also goes to each of
+them (they received it: their answer shows it), so every brand's reply has the tweet it answers.
 """
 
 from __future__ import annotations
@@ -133,6 +134,11 @@ def plan(tweets: list[Tweet]) -> Plan:
             (brand_lower[h.lower()] for h in _MENTION.findall(t.text) if h.lower() in brand_lower), None
         )
 
+    def repliers(t: Tweet) -> list[str]:
+        """Brands that answered this customer tweet: each of them received it."""
+        answers = [*children.get(t.id, []), *(by_id[r] for r in t.responses if r in by_id)]
+        return sorted({k.author for k in answers if not k.inbound and k.parent == t.id})
+
     events: list[Planned] = []
     unplaced: list[str] = []
     for t in sorted(tweets, key=lambda t: (t.created_at, _numeric(t.id))):
@@ -140,6 +146,7 @@ def plan(tweets: list[Tweet]) -> Plan:
         if brand is None:
             unplaced.append(t.id)
             continue
+        also = [b for b in repliers(t) if b != brand] if t.inbound else []
         parent = by_id.get(t.parent) if t.parent else None
         recipient = None
         if not t.inbound:
@@ -164,6 +171,7 @@ def plan(tweets: list[Tweet]) -> Plan:
                 ),
             )
         )
+        events.extend(Planned(brand=other, event=events[-1].event) for other in also)
     return Plan(events=events, unplaced=unplaced)
 
 

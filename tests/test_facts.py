@@ -1,0 +1,166 @@
+"""The report facts on hand-worked cases, in calendar time and in business hours (a Copenhagen office,
+Mon-Fri 09:00-17:00, one closed Tuesday), on SQLite and PostgreSQL: first, next and per-message
+response times, resolution time, the waits a conversation had, and facts that follow every change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from caredesk.actions import conversations as conv_actions
+from caredesk.actions import intake, service_levels
+from caredesk.actions.base import Actor
+from caredesk.analytics import facts
+from caredesk.analytics.reports import reply_times
+from caredesk.domain.clock import FrozenClock
+from caredesk.domain.types import Author, Direction, InboundEvent, Status
+from caredesk.pipeline.runner import Pipeline
+from caredesk.runtime import Runtime
+from caredesk.storage import models as m
+from tests.conftest import World
+
+CPH = ZoneInfo("Europe/Copenhagen")
+H = 3600
+
+
+def cph(*args: int) -> datetime:
+    return datetime(*args, tzinfo=CPH).astimezone(UTC)  # type: ignore[misc]
+
+
+@pytest.fixture
+def office(rt: Runtime, world: World) -> World:
+    week = {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+    data = {"name": "Office", "time_zone": "Europe/Copenhagen", "week": week, "closed_dates": ["2026-12-01"],
+            "channel_ids": [world.channel.id]}  # fmt: skip
+    service_levels.save_calendar(rt, Actor.system(), workspace_id=world.ws.id, data=data)
+    return world
+
+
+def say(
+    rt: Runtime, world: World, ext: str, at: datetime, *, brand: bool = False, to: str | None = None
+) -> None:
+    customer = Author(id="cust-1", handle="@cust", name="Claire")
+    event = InboundEvent(
+        external_id=ext,
+        created_at=at,
+        text=f"message {ext}",
+        author=Author(id="acme", handle="@acme") if brand else customer,
+        direction=Direction.OUT if brand else Direction.IN,
+        public=False,
+        thread="dm-cust-1",
+        in_reply_to=to,
+        recipient=customer if brand else None,
+    )
+    intake.accept(rt, world.channel.id, [event])
+    Pipeline(rt).drain()
+
+
+def message_facts(rt: Runtime) -> dict[str, m.MessageFact]:
+    with rt.db.read() as s:
+        rows = s.execute(
+            sa.select(m.Message.external_id, m.MessageFact).join(
+                m.Message, m.Message.id == m.MessageFact.message_id
+            )
+        )
+        return {r[0]: r[1] for r in rows}
+
+
+def conversation_fact(rt: Runtime) -> m.ConversationFact:
+    with rt.db.read() as s:
+        return s.scalars(sa.select(m.ConversationFact)).one()
+
+
+def test_first_next_and_per_message_times_in_calendar_and_business_hours(rt: Runtime, office: World) -> None:
+    w = office
+    # Friday 16:30 -> Monday 09:30: 65 h on the clock, 30 + 30 minutes of office hours
+    say(rt, w, "c1", cph(2026, 11, 27, 16, 30))
+    say(rt, w, "b1", cph(2026, 11, 30, 9, 30), brand=True, to="c1")
+    # the customer answers; the next response takes 20 minutes
+    say(rt, w, "c2", cph(2026, 11, 30, 10, 0))
+    say(rt, w, "b2", cph(2026, 11, 30, 10, 20), brand=True, to="c2")
+    # two messages in a row: the wait starts at the first; the reply answers the second
+    say(rt, w, "c3", cph(2026, 11, 30, 10, 30))
+    say(rt, w, "c4", cph(2026, 11, 30, 10, 40))
+    say(rt, w, "b3", cph(2026, 11, 30, 11, 0), brand=True, to="c4")
+    # Monday 16:00 -> Wednesday 10:00 over the closed Tuesday: 42 h on the clock, 2 h of office hours
+    say(rt, w, "c5", cph(2026, 11, 30, 16, 0))
+    say(rt, w, "b4", cph(2026, 12, 2, 10, 0), brand=True, to="c5")
+    # Saturday noon, answered at once: no office time at all
+    say(rt, w, "c6", cph(2026, 12, 5, 12, 0))
+    say(rt, w, "b5", cph(2026, 12, 5, 12, 45), brand=True, to="c6")
+    f = message_facts(rt)
+    assert set(f) == {"c1", "c2", "c3", "c4", "c5", "c6"}  # customer messages only
+    got = {k: (v.reply_s, v.reply_bh_s, v.wait, v.response_s, v.response_bh_s) for k, v in f.items()}
+    assert got == {
+        "c1": (65 * H, 1 * H, 1, 65 * H, 1 * H),
+        "c2": (1200, 1200, 2, 1200, 1200),
+        "c3": (None, None, 3, 1800, 1800),  # no reply names it; its wait ended at 11:00
+        "c4": (1200, 1200, None, None, None),  # it did not start a wait: one was running
+        "c5": (42 * H, 2 * H, 4, 42 * H, 2 * H),
+        "c6": (2700, 0, 5, 2700, 0),
+    }
+    c = conversation_fact(rt)
+    assert (c.first_response_s, c.first_response_bh_s, c.inbound_count, c.reply_count) == (65 * H, H, 6, 5)
+    (report,) = reply_times_for(rt)
+    assert (report.customer_messages, report.replied) == (6, 5)
+    assert report.median_minutes == 45.0  # of 20 min, 20 min, 45 min, 42 h and 65 h
+    (business,) = reply_times_for(rt, business_hours=True)
+    assert business.median_minutes == 20.0  # of 0, 20, 20, 60 and 120 minutes
+    assert business.mean_minutes == pytest.approx(44.0)
+
+
+def reply_times_for(rt: Runtime, **kwargs: bool) -> list:  # type: ignore[type-arg]
+    with rt.db.read() as s:
+        return reply_times(s, **kwargs)
+
+
+def test_a_reply_across_the_change_from_summer_time(rt: Runtime, office: World) -> None:
+    """Friday 23 Oct 16:00 (CEST) -> Monday 26 Oct 10:00 (CET): 67 hours pass, 2 of them office hours."""
+    say(rt, office, "c1", cph(2026, 10, 23, 16, 0))
+    say(rt, office, "b1", cph(2026, 10, 26, 10, 0), brand=True, to="c1")
+    fact = message_facts(rt)["c1"]
+    assert (fact.reply_s, fact.reply_bh_s) == (67 * H, 2 * H)
+
+
+def test_resolution_time_and_reopening(rt: Runtime, office: World) -> None:
+    say(rt, office, "c1", cph(2026, 11, 27, 16, 30))
+    say(rt, office, "b1", cph(2026, 11, 30, 9, 30), brand=True, to="c1")
+    with rt.db.read() as s:
+        conv_id = s.scalar(sa.select(m.Conversation.id))
+    assert conv_id is not None
+    rt.clock = FrozenClock(cph(2026, 11, 30, 12, 0))
+    conv_actions.set_status(rt, office.actor("agent"), conv_id, Status.RESOLVED)
+    c = conversation_fact(rt)
+    # Friday 16:30 -> Monday 12:00: 67.5 h; office hours: 30 min Friday + 3 h Monday
+    assert (c.status, c.resolution_s, c.resolution_bh_s) == ("resolved", 67.5 * H, 3.5 * H)
+    rt.clock = FrozenClock(cph(2026, 11, 30, 13, 0))
+    say(rt, office, "c2", cph(2026, 11, 30, 13, 0), to="b1")  # the customer answers the reply: reopened
+    c = conversation_fact(rt)
+    assert (c.status, c.resolution_s, c.reopen_count, c.inbound_count) == ("open", None, 1, 2)
+
+
+def test_facts_never_count_automatic_or_unpublished_replies_and_rebuild_gives_the_same(
+    rt: Runtime, office: World
+) -> None:
+    conv = office.customer_writes("c1", "hello?")
+    msg = conv_actions.reply(rt, office.actor("agent"), conv, "On it")  # queued, not yet published
+    with rt.db.read() as s:
+        fact = s.get(m.ConversationFact, conv)
+        assert fact is not None and fact.reply_count == 0 and fact.first_response_s is None
+    with rt.db.write() as s:
+        row = s.get(m.Message, msg.id)
+        assert row is not None
+        row.delivery, row.sent_at = "sent", row.created_at
+    with rt.db.read() as s:
+        fact = s.get(m.ConversationFact, conv)
+        assert fact is not None and fact.reply_count == 1 and fact.first_response_s is not None
+        before = [tuple(r) for r in s.execute(sa.select(m.MessageFact.__table__)).all()]
+    with rt.db.write() as s:
+        s.execute(sa.delete(m.MessageFact))
+        s.execute(sa.delete(m.ConversationFact))
+        facts.rebuild(s, [conv])
+    with rt.db.read() as s:
+        assert [tuple(r) for r in s.execute(sa.select(m.MessageFact.__table__)).all()] == before
