@@ -102,6 +102,8 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
         ("POST", "/api/v1/contacts/1/merge", {"into_contact_id": 1}, "agent"),
         ("POST", "/api/v1/outbox/1/retry", None, "agent"),
         ("GET", f"/api/v1/workspaces/{ws}/reports/kpis", None, "reports"),
+        ("GET", f"/api/v1/workspaces/{ws}/reports/reply-times", None, "reports"),
+        ("GET", f"/api/v1/workspaces/{ws}/spike-alerts", None, "reports"),
         ("GET", f"/api/v1/workspaces/{ws}/triage-settings", None, "analyst"),
         (
             "PUT",

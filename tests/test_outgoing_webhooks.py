@@ -28,6 +28,7 @@ from caredesk.workers.hooks import HookSender
 from caredesk.workers.sender import Sender
 from tests.conftest import World
 
+
 def start_time() -> datetime:
     """Half an hour before the wall clock when a test starts (not when the module loads: a long run would
     drift): the fake network checks reply signatures against its own time, and the tests move the clock

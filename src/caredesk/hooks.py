@@ -35,6 +35,7 @@ EVENT_TYPES: dict[str, str] = {
     "approval.approved": "approval.approved",
     "approval.rejected": "approval.rejected",
     "webhook.test": "webhook.test",
+    "spike.alert": "spike.alert",
 }
 PUBLIC_TYPES = frozenset(EVENT_TYPES.values())
 # What a ticketing webhook receives whatever it subscribed to: the escalation it must answer.

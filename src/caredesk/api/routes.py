@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from caredesk.actions import admin, intake, presence, reply_checks, service_levels
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor, get_or_404, require, role_in
+from caredesk.analytics import spikes
 from caredesk.analytics.kpis import kpis
+from caredesk.analytics.reports import ReplyTimes, reply_times
 from caredesk.api.deps import ActorDep, RtDep
 from caredesk.connectors import length, registry
 from caredesk.domain.errors import CaredeskError, Forbidden, InvalidInput, NotFound
@@ -763,6 +765,52 @@ def report_kpis(
                 raise InvalidInput("since and until need a time zone")
         (row,) = kpis(session, workspace_ids=[workspace_id], since=since, until=until)
         return row.as_dict()
+
+
+def _reports_reader(session: Any, actor: Actor, workspace_id: int) -> None:
+    get_or_404(session, m.Workspace, workspace_id, "workspace")
+    role = role_in(session, actor, workspace_id)
+    if role is None:
+        raise NotFound("not found")
+    if role == Role.AGENT:
+        raise Forbidden("reports are for supervisors, admins and analysts")
+
+
+@api.get("/workspaces/{workspace_id}/reports/reply-times", tags=["reports"])
+def report_reply_times(
+    workspace_id: int,
+    actor: ActorDep,
+    rt: RtDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    business_hours: bool = False,
+) -> dict[str, Any]:
+    """Per-message reply time: each customer message to the first agent reply to it (docs/metrics.md)."""
+    for value in (since, until):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput("since and until need a time zone")
+    with rt.db.read() as session:
+        _reports_reader(session, actor, workspace_id)
+        rows = reply_times(
+            session, workspace_ids=[workspace_id], since=since, until=until, business_hours=business_hours
+        )
+        ws = session.get(m.Workspace, workspace_id)
+        empty = ReplyTimes(ws.slug if ws else "", 0, 0, None, None, None, None, None, business_hours)
+        return (rows[0] if rows else empty).as_dict()
+
+
+@api.get("/workspaces/{workspace_id}/spike-alerts", tags=["reports"])
+def get_spike_alerts(
+    workspace_id: int, actor: ActorDep, rt: RtDep, open_only: bool = False, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Surges of inbound or negative messages, newest first, with their top terms and examples."""
+    with rt.db.read() as session:
+        _reports_reader(session, actor, workspace_id)
+        query = sa.select(m.SpikeAlert).where(m.SpikeAlert.workspace_id == workspace_id)
+        if open_only:
+            query = query.where(m.SpikeAlert.ended_at.is_(None))
+        rows = session.scalars(query.order_by(m.SpikeAlert.raised_at.desc()).limit(max(1, min(limit, 500))))
+        return [spikes.alert_out(a) for a in rows]
 
 
 # --- webhooks (signed by the sender, no login) ---------------------------------------------------

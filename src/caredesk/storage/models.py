@@ -661,3 +661,30 @@ class MessageFact(Base):
     wait: Mapped[int | None]  # 1, 2, ...: this message started the conversation's n-th wait for an agent
     response_s: Mapped[float | None]  # that wait's length: to the next agent reply (first / next response)
     response_bh_s: Mapped[float | None]
+
+
+class SpikeAlert(Base):
+    """A surge of inbound or negative messages in a workspace (analytics/spikes.py)."""
+
+    __tablename__ = "spike_alerts"
+    __table_args__ = (sa.Index("ix_spike_alerts_ws_raised", "workspace_id", "raised_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    metric: Mapped[str] = mapped_column(sa.String(16))  # negative / volume
+    interval_start: Mapped[datetime]  # the first surging interval
+    raised_at: Mapped[datetime]  # the end of that interval: when it was seen
+    ended_at: Mapped[datetime | None]  # the end of the last surging interval's calm after it
+    observed: Mapped[int]
+    expected: Mapped[float]
+    peak: Mapped[int]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)  # top terms, example messages
+
+
+class SpikeWatch(Base):
+    """Where a workspace's spike evaluation stands: the last interval evaluated and the open alert."""
+
+    __tablename__ = "spike_watch"
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"), primary_key=True)
+    evaluated_until: Mapped[datetime | None]
+    calm: Mapped[int] = mapped_column(default=0)  # normal intervals since the open alert's last surge
+    open_alert_id: Mapped[int | None] = mapped_column(sa.ForeignKey("spike_alerts.id"))

@@ -3,7 +3,8 @@
 The stream listens on the process's bus (bus.py) and passes on only what concerns the agent's own
 workspaces: `changed` (conversation ids whose rows or messages changed: the page fetches the fresh
 partial), `presence` (who is viewing or typing in a conversation), `notice` (to this agent alone: an
-approval decided), `sla` (a warning or breach), and `agents` (presence or capacity of the agents). A
+approval decided), `sla` (a warning or breach), `agents` (presence or capacity of the agents) and
+`spike` (a spike alert of one of the agent's workspaces raised or closed). A
 comment every 15 s keeps proxies from closing it; the browser reconnects by itself (`retry`).
 """
 
@@ -35,6 +36,7 @@ EVENT_NAMES = {
     "sla.warning": "sla",
     "sla.breached": "sla",
     "agents.changed": "agents",
+    "spike": "spike",
 }
 
 
@@ -80,6 +82,11 @@ def visible(
             continue
         if name == "agents":
             out.append((name, {"ids": list(payload.get("ids") or [])}))
+            continue
+        if name == "spike":
+            if payload.get("workspace_id") in workspaces:
+                data = {"workspace_id": payload["workspace_id"], "open": bool(payload.get("open"))}
+                out.append((name, data))
             continue
         mine = [i for i in _conversation_ids(payload) if where.get(i) in workspaces]
         if not mine:

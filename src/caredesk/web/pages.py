@@ -23,6 +23,7 @@ from caredesk.actions import presence
 from caredesk.actions.base import Actor, role_in
 from caredesk.actions.cases import linked, refs_of
 from caredesk.actions.sessions import end_session, start_session
+from caredesk.analytics import spikes
 from caredesk.api.deps import SESSION_COOKIE, RtDep, session_agent
 from caredesk.domain.errors import CaredeskError, Forbidden, Unauthorized
 from caredesk.domain.types import Role, Status
@@ -244,6 +245,7 @@ def _figures(rt: Runtime, agent: m.Agent, ws: int | None) -> tuple[m.Workspace |
         if current is None:
             return None, {}
         figures = queries.supervisor_figures(session, current.id, now)
+        figures["spikes"] = spikes.open_alerts(session, current.id)
     figures["oldest_wait"] = _ago(figures["oldest"], now)
     for entry in [*figures["by_team"], *figures["by_network"]]:
         entry["oldest_wait"] = _ago(entry["oldest"], now)

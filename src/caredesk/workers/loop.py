@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from caredesk.actions.conversations import dispatch_waiting, release_snoozed, watch_slas
 from caredesk.actions.greetings import post_due as post_greetings
+from caredesk.analytics import spikes
 from caredesk.pipeline.runner import Pipeline
 from caredesk.runtime import Runtime
 from caredesk.workers.hooks import HookSender
@@ -75,6 +76,7 @@ class Workers:
                         + dispatch_waiting(self.rt)
                         + watch_slas(self.rt)
                         + post_greetings(self.rt)
+                        + spikes.evaluate_due(self.rt)
                     )
                     and 0
                 ),

@@ -90,7 +90,7 @@
       if (fresh) { panel.replaceWith(fresh); wire(); }
     }, 150);
     wire();
-    listen({ changed: refresh, agents: refresh, sla: refresh });
+    listen({ changed: refresh, agents: refresh, sla: refresh, spike: refresh });
     setInterval(refresh, 30000);  // waiting times and SLA countdowns move on their own
     document.addEventListener("keydown", (e) => {
       if (e.key === "Escape") { toggleHelp(false); return; }
@@ -117,7 +117,7 @@
       const fresh = holder.querySelector("#supervisor-panel");
       if (fresh) panel.replaceWith(fresh);
     }, 200);
-    listen({ changed: refresh, agents: refresh, sla: refresh });
+    listen({ changed: refresh, agents: refresh, sla: refresh, spike: refresh });
     setInterval(refresh, 30000);
     document.addEventListener("keydown", (e) => {
       if (e.key === "Escape") { if (help && !help.hidden) toggleHelp(false); else window.location = "/"; }
