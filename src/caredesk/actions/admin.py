@@ -154,10 +154,7 @@ def create_team(
     now = rt.clock.now()
     with rt.db.write() as session:
         require(session, actor, workspace_id, Role.ADMIN)
-        if session.scalar(
-            sa.select(m.Team.id).where(m.Team.workspace_id == workspace_id, m.Team.name == name)
-        ):
-            raise Conflict(f"team {name!r} exists already")
+        _team_name_free(session, workspace_id, name)
         team = m.Team(workspace_id=workspace_id, name=name, created_at=now)
         session.add(team)
         session.flush()
@@ -181,13 +178,7 @@ def update_team(
         team: m.Team = get_or_404(session, m.Team, team_id, "team")
         if team.workspace_id != workspace_id:
             raise NotFound(f"team {team_id} not found")
-        clash = session.scalar(
-            sa.select(m.Team.id).where(
-                m.Team.workspace_id == workspace_id, m.Team.name == name, m.Team.id != team_id
-            )
-        )
-        if clash is not None:
-            raise Conflict(f"team {name!r} exists already")
+        _team_name_free(session, workspace_id, name, but=team_id)
         team.name = name
         wanted = set(agent_ids)
         for agent_id in wanted:
@@ -252,6 +243,12 @@ def update_agent(
         _rebalance(session, agent, now)
     rt.bus.publish("agents.changed", {"ids": [agent_id]})
     return agent
+
+
+def _team_name_free(session: Session, workspace_id: int, name: str, *, but: int | None = None) -> None:
+    same = sa.select(m.Team.id).where(m.Team.workspace_id == workspace_id, m.Team.name == name)
+    if session.scalar(same.where(m.Team.id != but) if but is not None else same) is not None:
+        raise Conflict(f"team {name!r} exists already")
 
 
 def _require_member(session: Session, workspace_id: int, agent_id: int) -> None:

@@ -745,6 +745,21 @@ def put_auto_ack(workspace_id: int, body: AutoAckIn, actor: ActorDep, rt: RtDep)
 # --- reports -----------------------------------------------------------------------------------
 
 
+def _reports_reader(session: Any, actor: Actor, workspace_id: int) -> None:
+    """Reports are for the workspace's analysts, supervisors and admins."""
+    get_or_404(session, m.Workspace, workspace_id, "workspace")
+    role = role_in(session, actor, workspace_id)
+    if role is None:
+        raise NotFound("not found")
+    if role == Role.AGENT:
+        raise Forbidden("reports are for supervisors, admins and analysts")
+
+
+def _zoned(*values: datetime | None) -> None:
+    if any(v is not None and v.tzinfo is None for v in values):
+        raise InvalidInput("since and until need a time zone")
+
+
 @api.get("/workspaces/{workspace_id}/reports/kpis", tags=["reports"])
 def report_kpis(
     workspace_id: int,
@@ -753,27 +768,11 @@ def report_kpis(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> dict[str, Any]:
+    _zoned(since, until)
     with rt.db.read() as session:
-        get_or_404(session, m.Workspace, workspace_id, "workspace")
-        role = role_in(session, actor, workspace_id)
-        if role is None:
-            raise NotFound("not found")
-        if role == Role.AGENT:
-            raise Forbidden("reports are for supervisors, admins and analysts")
-        for value in (since, until):
-            if value is not None and value.tzinfo is None:
-                raise InvalidInput("since and until need a time zone")
+        _reports_reader(session, actor, workspace_id)
         (row,) = kpis(session, workspace_ids=[workspace_id], since=since, until=until)
         return row.as_dict()
-
-
-def _reports_reader(session: Any, actor: Actor, workspace_id: int) -> None:
-    get_or_404(session, m.Workspace, workspace_id, "workspace")
-    role = role_in(session, actor, workspace_id)
-    if role is None:
-        raise NotFound("not found")
-    if role == Role.AGENT:
-        raise Forbidden("reports are for supervisors, admins and analysts")
 
 
 @api.get("/workspaces/{workspace_id}/reports/reply-times", tags=["reports"])
@@ -786,9 +785,7 @@ def report_reply_times(
     business_hours: bool = False,
 ) -> dict[str, Any]:
     """Per-message reply time: each customer message to the first agent reply to it (docs/metrics.md)."""
-    for value in (since, until):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput("since and until need a time zone")
+    _zoned(since, until)
     with rt.db.read() as session:
         _reports_reader(session, actor, workspace_id)
         rows = reply_times(
