@@ -75,6 +75,18 @@ def test_import_twcs_then_report_kpis_json(tmp_path: Path) -> None:
     assert rebuilt.returncode == 0 and "facts rebuilt for" in rebuilt.stdout
     again = run("report", "reply-times", "--format", "json", "--workspace", "spotifycares", cwd=tmp_path)
     assert json.loads(again.stdout) == [spotify_replies]
+    exported = run(
+        "report", "conversations", "--workspace", "spotifycares", "--until", "2017-11-01", cwd=tmp_path
+    )
+    lines = exported.stdout.splitlines()
+    assert (
+        exported.returncode == 0
+        and lines[0].startswith("conversation_id,workspace,channel")
+        and len(lines) > 10
+    )
+    assert all(",spotifycares," in line for line in lines[1:])
+    wrong = run("report", "conversations", "--workspace", "spotifycares", "--since", "soon", cwd=tmp_path)
+    assert wrong.returncode != 0 and "--since/--until" in wrong.stderr
 
 
 def test_import_jsonl_reports_bad_lines_and_keeps_good_ones(tmp_path: Path) -> None:

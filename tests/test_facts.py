@@ -4,11 +4,14 @@ response times, resolution time, the waits a conversation had, and facts that fo
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions import intake, service_levels
@@ -164,3 +167,42 @@ def test_facts_never_count_automatic_or_unpublished_replies_and_rebuild_gives_th
         facts.rebuild(s, [conv])
     with rt.db.read() as s:
         assert [tuple(r) for r in s.execute(sa.select(m.MessageFact.__table__)).all()] == before
+
+
+def test_the_conversation_export_gives_times_in_the_workspace_zone_and_no_formulas(
+    rt: Runtime, office: World, client: TestClient
+) -> None:
+    say(rt, office, "c1", cph(2026, 11, 27, 16, 30))
+    say(rt, office, "b1", cph(2026, 11, 30, 9, 30), brand=True, to="c1")
+    with rt.db.write() as s:
+        agent = s.get(m.Agent, office.agents["agent"])
+        conv = s.scalars(sa.select(m.Conversation)).one()
+        assert agent is not None
+        agent.name = '=HYPERLINK("http://evil.example")'
+        conv.assignee_id = agent.id
+    r = client.get(
+        f"/api/v1/workspaces/{office.ws.id}/reports/conversations.csv", headers=office.headers("supervisor")
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    (row,) = list(csv.DictReader(io.StringIO(r.text)))
+    assert (
+        row["started_at"] == "2026-11-27T16:30:00+01:00"
+        and row["first_reply_at"] == "2026-11-30T09:30:00+01:00"
+    )
+    assert (row["first_response_minutes"], row["first_response_business_minutes"]) == ("3900.0", "60.0")
+    assert row["assignee"] == '\'=HYPERLINK("http://evil.example")'  # shown as text, never run
+    cells = [c for line in csv.reader(io.StringIO(r.text)) for c in line]
+    assert not any(c.startswith(("=", "+", "-", "@")) for c in cells)
+    later = client.get(
+        f"/api/v1/workspaces/{office.ws.id}/reports/conversations.csv?since=2026-11-28T00:00:00%2B01:00",
+        headers=office.headers("supervisor"),
+    )
+    assert later.text.count("\r\n") == 1  # the header only: the conversation started before
+    with rt.db.read() as s:
+        assert s.scalar(sa.select(sa.func.count()).where(m.Event.kind == "report.exported")) == 2
+    assert (
+        client.get(
+            f"/api/v1/workspaces/{office.ws.id}/reports/conversations.csv", headers=office.headers("agent")
+        ).status_code
+        == 403
+    )

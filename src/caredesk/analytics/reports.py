@@ -3,14 +3,18 @@ Definitions: docs/metrics.md ("Per-message reply time" and the sections it links
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from caredesk.analytics.kpis import quantile
+from caredesk.domain.clock import as_utc
 from caredesk.storage import models as m
 
 
@@ -77,3 +81,86 @@ def reply_times(
 
 def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+EXPORT_COLUMNS = (
+    "conversation_id", "workspace", "channel", "network", "public", "direct", "team", "assignee", "language",
+    "topic", "priority", "status", "started_at", "first_reply_at", "first_response_minutes",
+    "first_response_business_minutes", "resolved_at", "resolution_minutes", "resolution_business_minutes",
+    "customer_messages", "replies", "reopens",
+)  # fmt: skip
+
+
+def conversation_rows(
+    session: Session, workspace_id: int, *, since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """One row per conversation started in [since, until) (by its first customer message), times in the
+    workspace's time zone (ISO 8601 with offset) and minutes; the export behind `report conversations`."""
+    f = m.ConversationFact
+    ws = session.get(m.Workspace, workspace_id)
+    tz = ZoneInfo(ws.timezone if ws and ws.timezone else "UTC")
+
+    def named(model: Any) -> dict[int, str]:
+        rows = session.execute(sa.select(model.id, model.name).where(model.workspace_id == workspace_id))
+        return dict(rows.all())
+
+    names = {"channel": named(m.Channel), "team": named(m.Team)}
+    names["agent"] = dict(session.execute(sa.select(m.Agent.id, m.Agent.name)).all())
+    query = sa.select(f).where(f.workspace_id == workspace_id, f.started_at.is_not(None))
+    if since is not None:
+        query = query.where(f.started_at >= since)
+    if until is not None:
+        query = query.where(f.started_at < until)
+
+    def when(value: datetime | None) -> str | None:
+        return None if value is None else as_utc(value).astimezone(tz).isoformat()
+
+    def minutes(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds / 60, 2)
+
+    return [
+        {
+            "conversation_id": r.conversation_id,
+            "workspace": ws.slug if ws else "",
+            "channel": names["channel"].get(r.channel_id, ""),
+            "network": r.network,
+            "public": r.is_public,
+            "direct": r.is_direct,
+            "team": names["team"].get(r.team_id or 0, ""),
+            "assignee": names["agent"].get(r.assignee_id or 0, ""),
+            "language": r.language,
+            "topic": r.topic,
+            "priority": r.priority,
+            "status": r.status,
+            "started_at": when(r.started_at),
+            "first_reply_at": when(r.first_reply_at),
+            "first_response_minutes": minutes(r.first_response_s),
+            "first_response_business_minutes": minutes(r.first_response_bh_s),
+            "resolved_at": when(r.resolved_at),
+            "resolution_minutes": minutes(r.resolution_s),
+            "resolution_business_minutes": minutes(r.resolution_bh_s),
+            "customer_messages": r.inbound_count,
+            "replies": r.reply_count,
+            "reopens": r.reopen_count,
+        }
+        for r in session.scalars(query.order_by(f.started_at, f.conversation_id))
+    ]
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe (shown as text)."""
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return value
+
+
+def write_csv(rows: list[dict[str, Any]], columns: tuple[str, ...] = EXPORT_COLUMNS) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: safe_cell(v) for k, v in row.items()})
+    return buffer.getvalue()

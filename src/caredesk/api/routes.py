@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from caredesk.actions import admin, intake, presence, reply_checks, service_levels
 from caredesk.actions import conversations as conv_actions
-from caredesk.actions.base import Actor, get_or_404, require, role_in
+from caredesk.actions.base import Actor, get_or_404, record, require, role_in
 from caredesk.analytics import spikes
 from caredesk.analytics.kpis import kpis
-from caredesk.analytics.reports import ReplyTimes, reply_times
+from caredesk.analytics.reports import ReplyTimes, conversation_rows, reply_times, write_csv
 from caredesk.api.deps import ActorDep, RtDep
 from caredesk.connectors import length, registry
 from caredesk.domain.errors import CaredeskError, Forbidden, InvalidInput, NotFound
@@ -794,6 +794,32 @@ def report_reply_times(
         ws = session.get(m.Workspace, workspace_id)
         empty = ReplyTimes(ws.slug if ws else "", 0, 0, None, None, None, None, None, business_hours)
         return (rows[0] if rows else empty).as_dict()
+
+
+@api.get("/workspaces/{workspace_id}/reports/conversations.csv", tags=["reports"])
+def report_conversations_csv(
+    workspace_id: int,
+    actor: ActorDep,
+    rt: RtDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Response:
+    """One row per conversation started in the range, with its times; cells that a spreadsheet would run
+    as a formula start with an apostrophe."""
+    _zoned(since, until)
+    with rt.db.read() as session:
+        _reports_reader(session, actor, workspace_id)
+        rows = conversation_rows(session, workspace_id, since=since, until=until)
+        record_export = {"rows": len(rows)}
+    with rt.db.write() as session:
+        record(
+            session, actor, "report.exported", workspace_id=workspace_id, at=rt.clock.now(), **record_export
+        )
+    return Response(
+        write_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="conversations-{workspace_id}.csv"'},
+    )
 
 
 @api.get("/workspaces/{workspace_id}/spike-alerts", tags=["reports"])

@@ -306,6 +306,53 @@ def report_reply_times(
     _rows_out(rows, fmt, headers, table)
 
 
+@report_app.command("conversations")
+def report_conversations(
+    workspace: Annotated[str, typer.Option(help="Workspace slug.")],
+    db: DbOption = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.csv,
+    since: Annotated[
+        str | None, typer.Option(help="ISO date or time (workspace time zone if none given).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="ISO date or time, exclusive.")] = None,
+) -> None:
+    """One row per conversation with its times (calendar and business hours), safe in a spreadsheet."""
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    from caredesk.analytics.reports import conversation_rows, write_csv  # noqa: PLC0415
+    from caredesk.storage import models as m  # noqa: PLC0415
+
+    rt = _open(db)
+    ws_id = _workspace_id(rt, workspace)
+    with rt.db.read() as session:
+        ws = session.get(m.Workspace, ws_id)
+        tz = ZoneInfo(ws.timezone if ws and ws.timezone else "UTC")
+        try:
+            bounds = [_when(v, tz) for v in (since, until)]
+        except ValueError as exc:
+            _fail(CaredeskError(f"--since/--until: {exc}"))
+            return
+        rows = conversation_rows(session, ws_id, since=bounds[0], until=bounds[1])
+    if fmt == Format.json:
+        typer.echo(json.dumps(rows, indent=2))
+    elif fmt == Format.csv:
+        typer.echo(write_csv(rows), nl=False)
+    else:
+        for r in rows:
+            typer.echo(
+                f"{r['conversation_id']}  {r['started_at']}  {r['status']}  {r['first_response_minutes']}"
+            )
+
+
+def _when(value: str | None, tz: Any) -> Any:
+    from datetime import datetime  # noqa: PLC0415
+
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
 @report_app.command("rebuild-facts")
 def report_rebuild_facts(db: DbOption = None) -> None:
     """Recompute every conversation's report facts (after an upgrade, or to apply today's calendars)."""
