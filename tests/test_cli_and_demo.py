@@ -85,6 +85,10 @@ def test_import_twcs_then_report_kpis_json(tmp_path: Path) -> None:
         and len(lines) > 10
     )
     assert all(",spotifycares," in line for line in lines[1:])
+    heat = json.loads(
+        run("report", "heatmap", "--workspace", "spotifycares", "--format", "json", cwd=tmp_path).stdout
+    )
+    assert sum(map(sum, heat["volume"])) == spotify_replies["customer_messages"]
     wrong = run("report", "conversations", "--workspace", "spotifycares", "--since", "soon", cwd=tmp_path)
     assert wrong.returncode != 0 and "--since/--until" in wrong.stderr
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions import intake, service_levels
 from caredesk.actions.base import Actor
-from caredesk.analytics import facts
+from caredesk.analytics import facts, reports
 from caredesk.analytics.reports import reply_times
 from caredesk.domain.clock import FrozenClock
 from caredesk.domain.types import Author, Direction, InboundEvent, Status
@@ -206,3 +206,18 @@ def test_the_conversation_export_gives_times_in_the_workspace_zone_and_no_formul
         ).status_code
         == 403
     )
+
+
+def test_the_hour_of_week_grid_is_on_the_workspace_clock(rt: Runtime, office: World) -> None:
+    say(rt, office, "c1", cph(2026, 11, 27, 16, 30))  # Friday 16:xx in Copenhagen (15:30 UTC)
+    say(rt, office, "c2", cph(2026, 11, 27, 16, 40))  # the same wait: counted, starts none
+    say(rt, office, "b1", cph(2026, 11, 30, 9, 30), brand=True, to="c1")
+    say(rt, office, "c3", cph(2026, 11, 30, 9, 45))  # Monday 09:xx
+    say(rt, office, "b2", cph(2026, 11, 30, 9, 55), brand=True, to="c3")
+    with rt.db.read() as s:
+        grid = reports.hour_of_week(s, office.ws.id)
+        business = reports.hour_of_week(s, office.ws.id, business_hours=True)
+    assert grid["time_zone"] == "Europe/Copenhagen" and grid["days"][4] == "Fri"
+    assert grid["volume"][4][16] == 2 and grid["volume"][0][9] == 1 and sum(map(sum, grid["volume"])) == 3
+    assert grid["response_median_minutes"][4][16] == 65 * 60 and grid["response_median_minutes"][0][9] == 10
+    assert business["response_median_minutes"][4][16] == 60 and grid["response_median_minutes"][4][15] is None

@@ -344,6 +344,44 @@ def report_conversations(
             )
 
 
+@report_app.command("heatmap")
+def report_heatmap(
+    workspace: Annotated[str, typer.Option(help="Workspace slug.")],
+    db: DbOption = None,
+    metric: Annotated[str, typer.Option(help="volume, or response (median minutes).")] = "volume",
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    business_hours: Annotated[
+        bool, typer.Option("--business-hours", help="Response in business hours.")
+    ] = False,
+) -> None:
+    """Customer messages, or the median response time, per hour of the week in the workspace's time zone."""
+    from caredesk.analytics.reports import hour_of_week  # noqa: PLC0415
+
+    if metric not in ("volume", "response"):
+        _fail(CaredeskError("--metric is volume or response"))
+        return
+    rt = _open(db)
+    ws_id = _workspace_id(rt, workspace)
+    with rt.db.read() as session:
+        grid = hour_of_week(session, ws_id, business_hours=business_hours)
+    cells = grid["volume"] if metric == "volume" else grid["response_median_minutes"]
+    if fmt == Format.json:
+        typer.echo(json.dumps(grid, indent=2))
+        return
+    rows = [
+        {"day": day, **{f"{h:02d}": cells[d][h] for h in range(24)}} for d, day in enumerate(grid["days"])
+    ]
+    if fmt == Format.csv:
+        _rows_out(rows, fmt, ["day"], [])
+        return
+    headers = ["", *(f"{h:02d}" for h in range(24))]
+    shown = [
+        [day, *("." if v in (None, 0) else f"{v:g}" for v in cells[d])] for d, day in enumerate(grid["days"])
+    ]
+    typer.echo(f"{metric} per hour of the week ({grid['time_zone']})")
+    _rows_out(rows, Format.table, headers, shown)
+
+
 def _when(value: str | None, tz: Any) -> Any:
     from datetime import datetime  # noqa: PLC0415
 
