@@ -221,3 +221,58 @@ def test_the_hour_of_week_grid_is_on_the_workspace_clock(rt: Runtime, office: Wo
     assert grid["volume"][4][16] == 2 and grid["volume"][0][9] == 1 and sum(map(sum, grid["volume"])) == 3
     assert grid["response_median_minutes"][4][16] == 65 * 60 and grid["response_median_minutes"][0][9] == 10
     assert business["response_median_minutes"][4][16] == 60 and grid["response_median_minutes"][4][15] is None
+
+
+def test_the_summary_on_hand_worked_conversations(rt: Runtime, office: World, client: TestClient) -> None:
+    """Two customers: Claire (first response 65 h / 1 h of office time, a next response of 20 minutes,
+    resolved) and Dan (unanswered); a 30-minute first-reply SLA that Claire's reply missed."""
+    service_levels.save_policy(
+        rt, Actor.system(), workspace_id=office.ws.id, data={"name": "Chat", "first_reply_minutes": 30}
+    )
+    say(rt, office, "c1", cph(2026, 11, 27, 16, 30))
+    say(rt, office, "b1", cph(2026, 11, 30, 9, 30), brand=True, to="c1")
+    say(rt, office, "c2", cph(2026, 11, 30, 10, 0), to="b1")
+    say(rt, office, "b2", cph(2026, 11, 30, 10, 20), brand=True, to="c2")
+    dan = Author(id="dan", handle="@dan", name="Dan")
+    at = cph(2026, 11, 30, 11, 0)
+    dan_writes = InboundEvent(
+        external_id="d1", created_at=at, text="hello?", author=dan, public=False, thread="dm-dan"
+    )
+    intake.accept(rt, office.channel.id, [dan_writes])
+    Pipeline(rt).drain()
+    with rt.db.read() as s:
+        claire = s.scalar(sa.select(m.Message.conversation_id).where(m.Message.external_id == "c1"))
+    assert claire is not None
+    rt.clock = FrozenClock(cph(2026, 11, 30, 12, 0))
+    conv_actions.set_status(rt, office.actor("agent"), claire, Status.RESOLVED)
+    r = client.get(f"/api/v1/workspaces/{office.ws.id}/reports/summary", headers=office.headers("analyst"))
+    (row,) = r.json()
+    assert (row["conversations"], row["customer_messages"], row["replies"], row["response_rate"]) == (
+        2,
+        3,
+        2,
+        0.5,
+    )
+    first = {
+        "median": 3900.0,
+        "p90": 3900.0,
+        "mean": 3900.0,
+        "within_60_minutes": 0.0,
+        "within_24_hours": 0.0,
+    }
+    assert row["first_response"] == {**first, "count": 1}
+    assert (row["next_response"]["median"], row["next_response"]["count"]) == (20.0, 1)
+    assert (row["resolved"], row["resolution"]["median"], row["replies_per_resolution"]) == (1, 4050.0, 2.0)
+    assert row["first_reply_sla"] == {"with_target": 2, "met": 0, "attainment": 0.0}
+    business = client.get(
+        f"/api/v1/workspaces/{office.ws.id}/reports/summary?business_hours=true&by=agent",
+        headers=office.headers("analyst"),
+    ).json()
+    (nobody,) = business  # the replies came from the network, so no agent owns either conversation
+    assert nobody["slice"] == "(nobody)" and nobody["conversations"] == 2
+    assert (nobody["first_response"]["median"], nobody["resolution"]["median"]) == (60.0, 210.0)
+    assert nobody["next_response"]["median"] == 20.0
+    bad = client.get(
+        f"/api/v1/workspaces/{office.ws.id}/reports/summary?by=mood", headers=office.headers("analyst")
+    )
+    assert bad.status_code == 422

@@ -15,18 +15,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, UOWTransaction
 
-from caredesk.domain.calendar import BusinessCalendar, working_time
+from caredesk.domain.calendar import BusinessCalendar, add_working_time, working_time
 from caredesk.domain.clock import as_utc
 from caredesk.storage import models as m
 
 _PENDING = "caredesk.facts.pending"
 _CALENDARS = "caredesk.facts.calendars"
+_SLAS = "caredesk.facts.slas"
 _CHUNK = 500
 
 
@@ -107,6 +108,28 @@ def _calendars(session: Session, workspace_ids: set[int]) -> dict[str, Any]:
     return cache
 
 
+def _sla_contexts(session: Session, workspace_ids: set[int]) -> dict[int, Any]:
+    """The SLA policies (with their calendars) of the workspaces, cached for the transaction."""
+    from caredesk.routing import sla as sla_rules  # noqa: PLC0415 (routing reads storage; storage.db loads us)
+
+    cache: dict[int, Any] = session.info.setdefault(_SLAS, {})
+    for ws in workspace_ids - cache.keys():
+        cache[ws] = sla_rules.context_for(session, ws)
+    return cache
+
+
+def _first_reply_target(ctx: Any, conv: m.Conversation, started: datetime | None) -> datetime | None:
+    """When the first reply was due under the conversation's SLA policy: kept after the reply, unlike the
+    conversation's live due time, so attainment can be counted."""
+    if ctx is None or started is None or conv.sla_policy_id is None:
+        return None
+    policy = next((p for p in ctx.policies if p.id == conv.sla_policy_id), None)
+    if policy is None or policy.first_reply_minutes is None:
+        return None
+    calendar = ctx.calendar_for(policy, conv)
+    return add_working_time(calendar, as_utc(started), timedelta(minutes=policy.first_reply_minutes))
+
+
 def _calendar_for(cache: dict[str, Any], channel_id: int, team_id: int | None) -> BusinessCalendar | None:
     for cal_id in (cache["channel"].get(channel_id), cache["team"].get(team_id) if team_id else None):
         if cal_id is not None and cal_id in cache["cal"]:
@@ -156,6 +179,7 @@ def _rebuild_chunk(session: Session, ids: list[int]) -> None:
         ).all()
     )
     cache = _calendars(session, {c.workspace_id for c in convs})
+    slas = _sla_contexts(session, {c.workspace_id for c in convs})
     session.execute(sa.delete(m.MessageFact).where(m.MessageFact.conversation_id.in_(ids)))
     session.execute(sa.delete(m.ConversationFact).where(m.ConversationFact.conversation_id.in_(ids)))
     conv_rows: list[dict[str, Any]] = []
@@ -163,11 +187,11 @@ def _rebuild_chunk(session: Session, ids: list[int]) -> None:
     for conv in convs:
         calendar = _calendar_for(cache, conv.channel_id, conv.team_id)
         messages = by_conv.get(conv.id, [])
-        conv_rows.append(
-            _conversation_row(
-                conv, messages, calendar, networks.get(conv.channel_id, ""), reopened.get(conv.id, 0)
-            )
+        row = _conversation_row(
+            conv, messages, calendar, networks.get(conv.channel_id, ""), reopened.get(conv.id, 0)
         )
+        row["first_reply_due_at"] = _first_reply_target(slas.get(conv.workspace_id), conv, row["started_at"])
+        conv_rows.append(row)
         msg_rows.extend(_message_rows(conv, messages, calendar))
     if conv_rows:
         session.execute(sa.insert(m.ConversationFact), conv_rows)
@@ -210,7 +234,6 @@ def _conversation_row(
         "reply_count": len(replies),
         "automatic_count": sum(1 for x in messages if x.automatic),
         "reopen_count": reopens,
-        "first_reply_due_at": conv.first_reply_due_at,
     }
 
 

@@ -205,3 +205,134 @@ def hour_of_week(
         "response_median_minutes": medians,
         "business_hours": business_hours,
     }
+
+
+SLICES = (
+    "channel",
+    "network",
+    "public",
+    "direct",
+    "team",
+    "agent",
+    "language",
+    "topic",
+    "priority",
+    "status",
+)
+
+
+def _priority_band(p: int) -> str:
+    return "high (70+)" if p >= 70 else "medium (40-69)" if p >= 40 else "low (0-39)"
+
+
+def _times(values: list[float]) -> dict[str, float | None]:
+    """Median, p90 and mean in minutes, and the shares within 60 minutes and 24 hours, of seconds."""
+    minutes = sorted(v / 60 for v in values)
+    n = len(minutes)
+    return {
+        "median": _r(quantile(minutes, 0.5)),
+        "p90": _r(quantile(minutes, 0.9)),
+        "mean": _r(sum(minutes) / n) if n else None,
+        "within_60_minutes": _r(sum(1 for v in minutes if v <= 60) / n) if n else None,
+        "within_24_hours": _r(sum(1 for v in minutes if v <= 1440) / n) if n else None,
+        "count": n,
+    }
+
+
+def summary(
+    session: Session,
+    workspace_id: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    by: str | None = None,
+    business_hours: bool = False,
+) -> list[dict[str, Any]]:
+    """The care figures of the conversations started in [since, until), in all or per slice `by`
+    (one of SLICES). Definitions: docs/metrics.md, "Summary"."""
+    if by is not None and by not in SLICES:
+        raise ValueError(f"by: one of {', '.join(SLICES)}")
+    f = m.ConversationFact
+    query = sa.select(f).where(f.workspace_id == workspace_id, f.started_at.is_not(None))
+    if since is not None:
+        query = query.where(f.started_at >= since)
+    if until is not None:
+        query = query.where(f.started_at < until)
+    convs = list(session.scalars(query))
+    names: dict[str, dict[int, str]] = {
+        "channel": dict(session.execute(sa.select(m.Channel.id, m.Channel.name)).all()),
+        "team": dict(session.execute(sa.select(m.Team.id, m.Team.name)).all()),
+        "agent": dict(session.execute(sa.select(m.Agent.id, m.Agent.name)).all()),
+    }
+
+    def key(c: m.ConversationFact) -> str:
+        if by is None:
+            return "all"
+        value: Any = {
+            "channel": names["channel"].get(c.channel_id),
+            "network": c.network,
+            "public": "public" if c.is_public else "private",
+            "direct": "direct" if c.is_direct else "listening",
+            "team": names["team"].get(c.team_id or 0, "(no team)"),
+            "agent": names["agent"].get(c.assignee_id or 0, "(nobody)"),
+            "language": c.language or "(unknown)",
+            "topic": c.topic or "(none)",
+            "priority": _priority_band(c.priority),
+            "status": c.status,
+        }[by]
+        return str(value)
+
+    groups: dict[str, list[m.ConversationFact]] = {}
+    for c in convs:
+        groups.setdefault(key(c), []).append(c)
+    waits: dict[int, list[tuple[int, float | None]]] = {}
+    mf = m.MessageFact
+    response = mf.response_bh_s if business_hours else mf.response_s
+    ids = [c.conversation_id for c in convs]
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        for cid, wait, seconds in session.execute(
+            sa.select(mf.conversation_id, mf.wait, response).where(
+                mf.conversation_id.in_(chunk), mf.wait.is_not(None)
+            )
+        ):
+            waits.setdefault(cid, []).append((wait, seconds))
+    out = []
+    for name in sorted(groups):
+        rows = groups[name]
+        n = len(rows)
+        responded = [c for c in rows if c.first_reply_at is not None]
+        resolved = [c for c in rows if c.resolved_at is not None]
+        frt = [c.first_response_bh_s if business_hours else c.first_response_s for c in responded]
+        nrt = [s for c in rows for w, s in waits.get(c.conversation_id, []) if w > 1 and s is not None]
+        res = [c.resolution_bh_s if business_hours else c.resolution_s for c in resolved]
+        with_due = [c for c in rows if c.first_reply_due_at is not None]
+        met = [
+            c
+            for c in with_due
+            if c.first_reply_at is not None and as_utc(c.first_reply_at) <= as_utc(c.first_reply_due_at)
+        ]  # type: ignore[arg-type]
+        out.append(
+            {
+                "slice": name,
+                "conversations": n,
+                "customer_messages": sum(c.inbound_count for c in rows),
+                "replies": sum(c.reply_count for c in rows),
+                "response_rate": _r(len(responded) / n) if n else None,
+                "first_response": _times([v for v in frt if v is not None]),
+                "next_response": _times(nrt),
+                "resolution": _times([v for v in res if v is not None]),
+                "resolved": len(resolved),
+                "replies_per_resolution": _r(sum(c.reply_count for c in resolved) / len(resolved))
+                if resolved
+                else None,
+                "reopen_rate": _r(sum(1 for c in rows if c.reopen_count) / n) if n else None,
+                "first_reply_sla": {
+                    "with_target": len(with_due),
+                    "met": len(met),
+                    "attainment": _r(len(met) / len(with_due)) if with_due else None,
+                },
+                "business_hours": business_hours,
+            }
+        )
+    return out

@@ -16,7 +16,7 @@ from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor, get_or_404, record, require, role_in
 from caredesk.analytics import spikes
 from caredesk.analytics.kpis import kpis
-from caredesk.analytics.reports import ReplyTimes, conversation_rows, reply_times, write_csv
+from caredesk.analytics.reports import ReplyTimes, conversation_rows, reply_times, summary, write_csv
 from caredesk.api.deps import ActorDep, RtDep
 from caredesk.connectors import length, registry
 from caredesk.domain.errors import CaredeskError, Forbidden, InvalidInput, NotFound
@@ -794,6 +794,27 @@ def report_reply_times(
         ws = session.get(m.Workspace, workspace_id)
         empty = ReplyTimes(ws.slug if ws else "", 0, 0, None, None, None, None, None, business_hours)
         return (rows[0] if rows else empty).as_dict()
+
+
+@api.get("/workspaces/{workspace_id}/reports/summary", tags=["reports"])
+def report_summary(
+    workspace_id: int,
+    actor: ActorDep,
+    rt: RtDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    by: Literal[
+        "channel", "network", "public", "direct", "team", "agent", "language", "topic", "priority", "status"
+    ]
+    | None = None,
+    business_hours: bool = False,
+) -> list[dict[str, Any]]:
+    """Response rate, first- and next-response and resolution times, replies per resolution, reopen
+    rate and first-reply SLA attainment of the conversations started in the range, in all or per slice."""
+    _zoned(since, until)
+    with rt.db.read() as session:
+        _reports_reader(session, actor, workspace_id)
+        return summary(session, workspace_id, since=since, until=until, by=by, business_hours=business_hours)
 
 
 @api.get("/workspaces/{workspace_id}/reports/conversations.csv", tags=["reports"])

@@ -344,6 +344,49 @@ def report_conversations(
             )
 
 
+@report_app.command("summary")
+def report_summary(
+    workspace: Annotated[str, typer.Option(help="Workspace slug.")],
+    db: DbOption = None,
+    by: Annotated[
+        str | None, typer.Option(help="Slice by channel, network, public, team, agent, ...")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    business_hours: Annotated[
+        bool, typer.Option("--business-hours", help="Times in business hours.")
+    ] = False,
+) -> None:
+    """The care figures of a workspace's conversations, in all or per slice (docs/metrics.md, Summary)."""
+    from caredesk.analytics.reports import summary  # noqa: PLC0415
+
+    rt = _open(db)
+    ws_id = _workspace_id(rt, workspace)
+    with rt.db.read() as session:
+        try:
+            rows = summary(session, ws_id, by=by, business_hours=business_hours)
+        except ValueError as exc:
+            _fail(CaredeskError(str(exc)))
+            return
+    if fmt == Format.json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    flat = [
+        {
+            "slice": r["slice"], "conversations": r["conversations"], "response_rate": r["response_rate"],
+            "frt_median": r["first_response"]["median"], "frt_p90": r["first_response"]["p90"],
+            "frt_within_60": r["first_response"]["within_60_minutes"],
+            "nrt_median": r["next_response"]["median"], "resolution_median": r["resolution"]["median"],
+            "reopen_rate": r["reopen_rate"],
+            "sla_attainment": r["first_reply_sla"]["attainment"],
+        }
+        for r in rows
+    ]  # fmt: skip
+    headers = list(flat[0]) if flat else ["slice"]
+    _rows_out(
+        flat, fmt, headers, [[_num(v) if isinstance(v, float) else v for v in f.values()] for f in flat]
+    )
+
+
 @report_app.command("heatmap")
 def report_heatmap(
     workspace: Annotated[str, typer.Option(help="Workspace slug.")],

@@ -632,7 +632,7 @@ class ConversationFact(Base):
     reply_count: Mapped[int]  # agent replies published (automatic ones are not replies)
     automatic_count: Mapped[int]
     reopen_count: Mapped[int]
-    first_reply_due_at: Mapped[datetime | None]
+    first_reply_due_at: Mapped[datetime | None]  # under its SLA policy, kept after the reply (attainment)
 
 
 class MessageFact(Base):
