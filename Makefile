@@ -31,7 +31,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 test: setup system-deps lint
-	$(VENV)/bin/pytest -n auto --dist worksteal
+	$(VENV)/bin/pytest -n auto --dist worksteal --durations=15
 
 bench: setup
 	$(PY) bench/ingest.py
