@@ -49,10 +49,7 @@ def reply_times(
     query = sa.select(m.Workspace.slug, value).join(m.Workspace, m.Workspace.id == f.workspace_id)
     if workspace_ids is not None:
         query = query.where(f.workspace_id.in_(workspace_ids))
-    if since is not None:
-        query = query.where(f.created_at >= since)
-    if until is not None:
-        query = query.where(f.created_at < until)
+    query = _in_range(query, f.created_at, since, until)
     per_ws: dict[str, list[float]] = {}
     counts: dict[str, int] = {}
     for slug, seconds in session.execute(query):
@@ -77,6 +74,15 @@ def reply_times(
             )
         )
     return out
+
+
+def _in_range(query: Any, column: Any, since: datetime | None, until: datetime | None) -> Any:
+    """Rows whose `column` is in [since, until); either end may be open."""
+    if since is not None:
+        query = query.where(column >= since)
+    if until is not None:
+        query = query.where(column < until)
+    return query
 
 
 def _r(value: float | None) -> float | None:
@@ -107,10 +113,7 @@ def conversation_rows(
     names = {"channel": named(m.Channel), "team": named(m.Team)}
     names["agent"] = dict(session.execute(sa.select(m.Agent.id, m.Agent.name)).all())
     query = sa.select(f).where(f.workspace_id == workspace_id, f.started_at.is_not(None))
-    if since is not None:
-        query = query.where(f.started_at >= since)
-    if until is not None:
-        query = query.where(f.started_at < until)
+    query = _in_range(query, f.started_at, since, until)
 
     def when(value: datetime | None) -> str | None:
         return None if value is None else as_utc(value).astimezone(tz).isoformat()
@@ -184,10 +187,7 @@ def hour_of_week(
     tz = ZoneInfo(ws.timezone if ws and ws.timezone else "UTC")
     response = f.response_bh_s if business_hours else f.response_s
     query = sa.select(f.created_at, f.wait, response).where(f.workspace_id == workspace_id)
-    if since is not None:
-        query = query.where(f.created_at >= since)
-    if until is not None:
-        query = query.where(f.created_at < until)
+    query = _in_range(query, f.created_at, since, until)
     volume = [[0] * 24 for _ in range(7)]
     waits: list[list[list[float]]] = [[[] for _ in range(24)] for _ in range(7)]
     for created, wait, seconds in session.execute(query):
@@ -254,10 +254,7 @@ def summary(
         raise ValueError(f"by: one of {', '.join(SLICES)}")
     f = m.ConversationFact
     query = sa.select(f).where(f.workspace_id == workspace_id, f.started_at.is_not(None))
-    if since is not None:
-        query = query.where(f.started_at >= since)
-    if until is not None:
-        query = query.where(f.started_at < until)
+    query = _in_range(query, f.started_at, since, until)
     convs = list(session.scalars(query))
     names: dict[str, dict[int, str]] = {
         "channel": dict(session.execute(sa.select(m.Channel.id, m.Channel.name)).all()),
