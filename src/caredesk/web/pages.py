@@ -76,6 +76,18 @@ def nav_links(request: Request, agent: m.Agent, wanted: int | None) -> list[tupl
 templates.env.globals["nav_links"] = nav_links
 
 
+def member_workspaces(session: Session, agent_id: int) -> list[m.Workspace]:
+    """The workspaces an agent belongs to, by name."""
+    return list(
+        session.scalars(
+            sa.select(m.Workspace)
+            .join(m.Membership, m.Membership.workspace_id == m.Workspace.id)
+            .where(m.Membership.agent_id == agent_id)
+            .order_by(m.Workspace.name)
+        )
+    )
+
+
 def _ago(value: Any, now: Any) -> str:
     if value is None:
         return ""
@@ -125,14 +137,7 @@ def _queue(
     now: datetime,
     text: str | None = None,
 ) -> Queue:
-    workspaces = list(
-        session.scalars(
-            sa.select(m.Workspace)
-            .join(m.Membership, m.Membership.workspace_id == m.Workspace.id)
-            .where(m.Membership.agent_id == agent.id)
-            .order_by(m.Workspace.name)
-        )
-    )
+    workspaces = member_workspaces(session, agent.id)
     current = next((w for w in workspaces if w.id == ws), workspaces[0] if workspaces else None)
     view = view if view in VIEWS else "all"
     if current is None:

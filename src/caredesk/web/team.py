@@ -23,6 +23,7 @@ from caredesk.routing.sla import calendar_of
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 from caredesk.web.i18n import N_, gettext, set_language, templates
+from caredesk.web.pages import member_workspaces
 
 team_pages = APIRouter(include_in_schema=False, dependencies=[Depends(set_language)])
 DAY_NAMES = {
@@ -152,14 +153,7 @@ def team_view(session: Session, workspace_id: int, now: datetime) -> dict[str, A
 
 
 def _member_workspace(session: Session, agent: m.Agent, ws: int | None) -> m.Workspace | None:
-    rows = list(
-        session.scalars(
-            sa.select(m.Workspace)
-            .join(m.Membership, m.Membership.workspace_id == m.Workspace.id)
-            .where(m.Membership.agent_id == agent.id)
-            .order_by(m.Workspace.name)
-        )
-    )
+    rows = member_workspaces(session, agent.id)
     return next((w for w in rows if w.id == ws), rows[0] if rows else None)
 
 
