@@ -50,9 +50,7 @@ def build(rt: Runtime, n: int) -> str:
     ws = admin.create_workspace(rt, system, slug="bench", name="Bench")
     agents = []
     for i in range(8):
-        a = admin.create_agent(
-            rt, system, email=f"a{i}@bench.example", name=f"Agent {i}", password=PASSWORD
-        )
+        a = admin.create_agent(rt, system, email=f"a{i}@bench.example", name=f"Agent {i}", password=PASSWORD)
         admin.add_member(
             rt, system, workspace_id=ws.id, agent_id=a.id, role=Role.SUPERVISOR if i == 0 else Role.AGENT
         )

@@ -85,14 +85,16 @@ def test_import_twcs_then_report_kpis_json(tmp_path: Path) -> None:
         and len(lines) > 10
     )
     assert all(",spotifycares," in line for line in lines[1:])
-    (whole,) = json.loads(
-        run("report", "summary", "--workspace", "spotifycares", "--format", "json", cwd=tmp_path).stdout
-    )
+    summary = ("report", "summary", "--workspace", "spotifycares", "--format", "json")
+    (whole,) = json.loads(run(*summary, "--exact", cwd=tmp_path).stdout)
     assert whole["conversations"] == spotify["inbound_conversations"]  # the facts agree with the KPIs
     assert whole["response_rate"] == pytest.approx(spotify["response_rate"], abs=1e-4)
     assert whole["first_response"]["median"] == pytest.approx(
         spotify["first_response_median_minutes"], abs=1e-3
     )
+    (rolled,) = json.loads(run(*summary, cwd=tmp_path).stdout)  # roll-ups: counts exact, quantiles to 1%
+    assert rolled["conversations"] == whole["conversations"]
+    assert rolled["first_response"]["median"] == pytest.approx(whole["first_response"]["median"], rel=0.01)
     heat = json.loads(
         run("report", "heatmap", "--workspace", "spotifycares", "--format", "json", cwd=tmp_path).stdout
     )

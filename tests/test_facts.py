@@ -116,8 +116,33 @@ def test_first_next_and_per_message_times_in_calendar_and_business_hours(rt: Run
 
 
 def reply_times_for(rt: Runtime, **kwargs: bool) -> list:  # type: ignore[type-arg]
+    """The exact figures (from the facts), after checking that the roll-ups' agree with them."""
     with rt.db.read() as s:
-        return reply_times(s, **kwargs)
+        exact = reply_times(s, exact=True, **kwargs)
+        assert_agree([r.as_dict() for r in reply_times(s, **kwargs)], [r.as_dict() for r in exact])
+        return exact
+
+
+QUANTILES = {"median", "p90", "median_minutes", "p90_minutes", "response_median_minutes"}
+
+
+def assert_agree(rolled: object, exact: object, key: str = "") -> None:
+    """The roll-ups' figures are the facts' figures: counts, sums, means and shares the same, medians and
+    p90s within 1% (analytics/rollups.py)."""
+    if isinstance(exact, dict):
+        assert isinstance(rolled, dict) and rolled.keys() == exact.keys(), (key, rolled, exact)
+        for k in exact:
+            assert_agree(rolled[k], exact[k], k)
+    elif isinstance(exact, list):
+        assert isinstance(rolled, list) and len(rolled) == len(exact), (key, rolled, exact)
+        for a, b in zip(rolled, exact, strict=True):
+            assert_agree(a, b, key)
+    elif isinstance(exact, float) and key in QUANTILES:
+        assert rolled == pytest.approx(exact, rel=0.01), key
+    elif isinstance(exact, float):
+        assert rolled == pytest.approx(exact, rel=1e-6, abs=1e-4), key
+    else:
+        assert rolled == exact, key
 
 
 def test_a_reply_across_the_change_from_summer_time(rt: Runtime, office: World) -> None:
@@ -215,8 +240,10 @@ def test_the_hour_of_week_grid_is_on_the_workspace_clock(rt: Runtime, office: Wo
     say(rt, office, "c3", cph(2026, 11, 30, 9, 45))  # Monday 09:xx
     say(rt, office, "b2", cph(2026, 11, 30, 9, 55), brand=True, to="c3")
     with rt.db.read() as s:
-        grid = reports.hour_of_week(s, office.ws.id)
-        business = reports.hour_of_week(s, office.ws.id, business_hours=True)
+        grid = reports.hour_of_week(s, office.ws.id, exact=True)
+        business = reports.hour_of_week(s, office.ws.id, business_hours=True, exact=True)
+        assert_agree(reports.hour_of_week(s, office.ws.id), grid)
+        assert_agree(reports.hour_of_week(s, office.ws.id, business_hours=True), business)
     assert grid["time_zone"] == "Europe/Copenhagen" and grid["days"][4] == "Fri"
     assert grid["volume"][4][16] == 2 and grid["volume"][0][9] == 1 and sum(map(sum, grid["volume"])) == 3
     assert grid["response_median_minutes"][4][16] == 65 * 60 and grid["response_median_minutes"][0][9] == 10
@@ -245,7 +272,9 @@ def test_the_summary_on_hand_worked_conversations(rt: Runtime, office: World, cl
     assert claire is not None
     rt.clock = FrozenClock(cph(2026, 11, 30, 12, 0))
     conv_actions.set_status(rt, office.actor("agent"), claire, Status.RESOLVED)
-    r = client.get(f"/api/v1/workspaces/{office.ws.id}/reports/summary", headers=office.headers("analyst"))
+    url = f"/api/v1/workspaces/{office.ws.id}/reports/summary"
+    r = client.get(f"{url}?exact=true", headers=office.headers("analyst"))
+    assert_agree(client.get(url, headers=office.headers("analyst")).json(), r.json())
     (row,) = r.json()
     assert (row["conversations"], row["customer_messages"], row["replies"], row["response_rate"]) == (
         2,
@@ -264,10 +293,10 @@ def test_the_summary_on_hand_worked_conversations(rt: Runtime, office: World, cl
     assert (row["next_response"]["median"], row["next_response"]["count"]) == (20.0, 1)
     assert (row["resolved"], row["resolution"]["median"], row["replies_per_resolution"]) == (1, 4050.0, 2.0)
     assert row["first_reply_sla"] == {"with_target": 2, "met": 0, "attainment": 0.0}
-    business = client.get(
-        f"/api/v1/workspaces/{office.ws.id}/reports/summary?business_hours=true&by=agent",
-        headers=office.headers("analyst"),
-    ).json()
+    business = client.get(f"{url}?business_hours=true&by=agent&exact=true", headers=office.headers("analyst"))
+    rolled = client.get(f"{url}?business_hours=true&by=agent", headers=office.headers("analyst"))
+    assert_agree(rolled.json(), business.json())
+    business = business.json()
     (nobody,) = business  # the replies came from the network, so no agent owns either conversation
     assert nobody["slice"] == "(nobody)" and nobody["conversations"] == 2
     assert (nobody["first_response"]["median"], nobody["resolution"]["median"]) == (60.0, 210.0)

@@ -8,6 +8,7 @@ with bulk statements says so with `touch`; `before_commit` rebuilds their facts 
 conversation and its calendar (the channel's, else its team's: the one SLA policies use). Business-hours
 figures use the calendar in force when the conversation last changed, so changing the hours today does
 not rewrite history; `caredesk report rebuild-facts` recomputes everything with today's calendars.
+The same transaction moves the roll-ups (analytics/rollups.py) by the difference.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, UOWTransaction
 
+from caredesk.analytics import rollups
 from caredesk.domain.calendar import BusinessCalendar, add_working_time, working_time
 from caredesk.domain.clock import as_utc
 from caredesk.storage import models as m
@@ -55,11 +57,13 @@ def before_commit(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-def rebuild(session: Session, conversation_ids: Iterable[int]) -> None:
+def rebuild(session: Session, conversation_ids: Iterable[int], *, roll_up: bool = True) -> None:
+    """Recompute these conversations' facts; with `roll_up`, move the roll-ups by the difference (without,
+    the caller rebuilds the roll-ups: rollups.rebuild)."""
     ids = sorted(set(conversation_ids))
     with session.no_autoflush:
         for start in range(0, len(ids), _CHUNK):
-            _rebuild_chunk(session, ids[start : start + _CHUNK])
+            _rebuild_chunk(session, ids[start : start + _CHUNK], roll_up)
 
 
 @dataclass
@@ -151,7 +155,7 @@ def _seconds(
     return plain, working_time(calendar, start, end).total_seconds() if end > start else 0.0
 
 
-def _rebuild_chunk(session: Session, ids: list[int]) -> None:
+def _rebuild_chunk(session: Session, ids: list[int], roll_up: bool) -> None:
     msg = m.Message
     published = sa.or_(msg.delivery.is_(None), msg.delivery == "sent")
     rows = session.execute(
@@ -180,6 +184,9 @@ def _rebuild_chunk(session: Session, ids: list[int]) -> None:
     )
     cache = _calendars(session, {c.workspace_id for c in convs})
     slas = _sla_contexts(session, {c.workspace_id for c in convs})
+    changes: dict[int, rollups.Rollup] = {}
+    if roll_up:
+        rollups.add_facts(session, changes, *rollups.facts_of(session, ids), sign=-1)
     session.execute(sa.delete(m.MessageFact).where(m.MessageFact.conversation_id.in_(ids)))
     session.execute(sa.delete(m.ConversationFact).where(m.ConversationFact.conversation_id.in_(ids)))
     conv_rows: list[dict[str, Any]] = []
@@ -197,6 +204,10 @@ def _rebuild_chunk(session: Session, ids: list[int]) -> None:
         session.execute(sa.insert(m.ConversationFact), conv_rows)
     for start in range(0, len(msg_rows), 2000):
         session.execute(sa.insert(m.MessageFact), msg_rows[start : start + 2000])
+    if roll_up:
+        rollups.add_facts(session, changes, conv_rows, msg_rows, sign=1)
+    for ws_id, change in sorted(changes.items()):
+        change.save(session, ws_id)
 
 
 def _conversation_row(

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from caredesk.analytics import rollups
 from caredesk.analytics.kpis import quantile
 from caredesk.domain.clock import as_utc
 from caredesk.storage import models as m
@@ -41,9 +42,45 @@ def reply_times(
     since: datetime | None = None,
     until: datetime | None = None,
     business_hours: bool = False,
+    exact: bool = False,
 ) -> list[ReplyTimes]:
     """Per workspace: customer messages in [since, until) by their creation, and the time from each to
-    the first agent reply to it."""
+    the first agent reply to it. From the roll-ups (median and p90 within 1%), or `exact` from the facts."""
+    if exact:
+        return _exact_reply_times(session, workspace_ids, since, until, business_hours)
+    measure = "reply_bh" if business_hours else "reply"
+    workspaces = session.execute(sa.select(m.Workspace.id, m.Workspace.slug).order_by(m.Workspace.slug))
+    out = []
+    for ws_id, ws_slug in workspaces:
+        if workspace_ids is not None and ws_id not in workspace_ids:
+            continue
+        totals = rollups.read(session, ws_id, "all", since=since, until=until, measures=[measure]).get("")
+        if totals is None or not totals.counts["messages_in"]:
+            continue
+        t = totals.times(measure)
+        out.append(
+            ReplyTimes(
+                workspace=ws_slug,
+                customer_messages=int(totals.counts["messages_in"]),
+                replied=int(t["count"] or 0),
+                median_minutes=t["median"],
+                p90_minutes=t["p90"],
+                mean_minutes=t["mean"],
+                within_60_minutes=t["within_60_minutes"],
+                within_24_hours=t["within_24_hours"],
+                business_hours=business_hours,
+            )
+        )
+    return out
+
+
+def _exact_reply_times(
+    session: Session,
+    workspace_ids: list[int] | None,
+    since: datetime | None,
+    until: datetime | None,
+    business_hours: bool,
+) -> list[ReplyTimes]:
     f = m.MessageFact
     value = f.reply_bh_s if business_hours else f.reply_s
     query = sa.select(m.Workspace.slug, value).join(m.Workspace, m.Workspace.id == f.workspace_id)
@@ -179,24 +216,34 @@ def hour_of_week(
     since: datetime | None = None,
     until: datetime | None = None,
     business_hours: bool = False,
+    exact: bool = False,
 ) -> dict[str, Any]:
     """Customer messages per hour of the week (the workspace's local clock: rows Monday to Sunday,
     columns 00 to 23), and the median response time of the waits that started in each hour."""
-    f = m.MessageFact
     ws = session.get(m.Workspace, workspace_id)
     tz = ZoneInfo(ws.timezone if ws and ws.timezone else "UTC")
-    response = f.response_bh_s if business_hours else f.response_s
-    query = sa.select(f.created_at, f.wait, response).where(f.workspace_id == workspace_id)
-    query = _in_range(query, f.created_at, since, until)
     volume = [[0] * 24 for _ in range(7)]
-    waits: list[list[list[float]]] = [[[] for _ in range(24)] for _ in range(7)]
-    for created, wait, seconds in session.execute(query):
-        local = as_utc(created).astimezone(tz)
-        day, hour = local.weekday(), local.hour
-        volume[day][hour] += 1
-        if wait is not None and seconds is not None:
-            waits[day][hour].append(seconds / 60)
-    medians = [[_r(quantile(sorted(cell), 0.5)) for cell in row] for row in waits]
+    medians: list[list[float | None]] = [[None] * 24 for _ in range(7)]
+    if exact:
+        f = m.MessageFact
+        response = f.response_bh_s if business_hours else f.response_s
+        query = sa.select(f.created_at, f.wait, response).where(f.workspace_id == workspace_id)
+        query = _in_range(query, f.created_at, since, until)
+        waits: list[list[list[float]]] = [[[] for _ in range(24)] for _ in range(7)]
+        for created, wait, seconds in session.execute(query):
+            local = as_utc(created).astimezone(tz)
+            day, hour = local.weekday(), local.hour
+            volume[day][hour] += 1
+            if wait is not None and seconds is not None:
+                waits[day][hour].append(seconds / 60)
+        medians = [[_r(quantile(sorted(cell), 0.5)) for cell in row] for row in waits]
+    else:
+        measure = "response_bh" if business_hours else "response"
+        cells = rollups.read(session, workspace_id, "hour", since=since, until=until, measures=[measure])
+        for key, totals in cells.items():
+            day, hour = int(key[0]), int(key[2:])
+            volume[day][hour] = int(totals.counts["messages_in"])
+            medians[day][hour] = totals.times(measure)["median"]
     return {
         "workspace": ws.slug if ws else "",
         "time_zone": str(tz),
@@ -221,8 +268,11 @@ SLICES = (
 )
 
 
+_BANDS = {"high": "high (70+)", "medium": "medium (40-69)", "low": "low (0-39)"}
+
+
 def _priority_band(p: int) -> str:
-    return "high (70+)" if p >= 70 else "medium (40-69)" if p >= 40 else "low (0-39)"
+    return _BANDS[rollups.priority_band(p)]
 
 
 def _times(values: list[float]) -> dict[str, float | None]:
@@ -247,11 +297,91 @@ def summary(
     until: datetime | None = None,
     by: str | None = None,
     business_hours: bool = False,
+    exact: bool = False,
 ) -> list[dict[str, Any]]:
     """The care figures of the conversations started in [since, until), in all or per slice `by`
-    (one of SLICES). Definitions: docs/metrics.md, "Summary"."""
+    (one of SLICES). Definitions: docs/metrics.md, "Summary". From the roll-ups (medians and p90s within
+    1%), or `exact` from the facts."""
     if by is not None and by not in SLICES:
         raise ValueError(f"by: one of {', '.join(SLICES)}")
+    if exact:
+        return _exact_summary(session, workspace_id, since, until, by, business_hours)
+    bh = "_bh" if business_hours else ""
+    measures = {"first_response": f"first_response{bh}", "next_response": f"next_response{bh}",
+                "resolution": f"resolution{bh}"}  # fmt: skip
+    rows = rollups.read(
+        session, workspace_id, by or "all", since=since, until=until, measures=measures.values()
+    )
+    names = _slice_names(session, workspace_id, by)
+    out = []
+    for value, totals in rows.items():
+        c = totals.counts
+        n = int(c["conversations"])
+        if n <= 0:
+            continue  # every conversation of this slice has moved to another
+        resolved = int(c["resolved"])
+        with_due, met = int(c["sla_with_target"]), int(c["sla_met"])
+        out.append(
+            {
+                "slice": names(value),
+                "conversations": n,
+                "customer_messages": int(c["customer_messages"]),
+                "replies": int(c["replies"]),
+                "response_rate": _r(c["responded"] / n),
+                **{name: totals.times(measure) for name, measure in measures.items()},
+                "resolved": resolved,
+                "replies_per_resolution": _r(c["resolved_replies"] / resolved) if resolved else None,
+                "reopen_rate": _r(c["reopened"] / n),
+                "first_reply_sla": {
+                    "with_target": with_due,
+                    "met": met,
+                    "attainment": _r(met / with_due) if with_due else None,
+                },
+                "business_hours": business_hours,
+            }
+        )
+    out.sort(key=lambda r: r["slice"])
+    return [{k: r[k] for k in _SUMMARY_ORDER} for r in out]
+
+
+_SUMMARY_ORDER = (
+    "slice", "conversations", "customer_messages", "replies", "response_rate", "first_response",
+    "next_response", "resolution", "resolved", "replies_per_resolution", "reopen_rate", "first_reply_sla",
+    "business_hours",
+)  # fmt: skip
+
+
+def _slice_names(session: Session, workspace_id: int, by: str | None) -> Any:
+    """How a roll-up's slice value is shown: names for ids, words for empty values."""
+    model = {"channel": m.Channel, "team": m.Team}.get(by or "")
+    ids: dict[str, str] = {}
+    if model is not None:
+        rows = session.execute(sa.select(model.id, model.name).where(model.workspace_id == workspace_id))
+        ids = {str(i): name for i, name in rows}
+    elif by == "agent":
+        ids = {str(i): name for i, name in session.execute(sa.select(m.Agent.id, m.Agent.name))}
+    empty = {"team": "(no team)", "agent": "(nobody)", "language": "(unknown)", "topic": "(none)"}
+
+    def name(value: str) -> str:
+        if by is None:
+            return "all"
+        if by == "priority":
+            return _BANDS.get(value, value)
+        if not value and by in empty:
+            return empty[by]
+        return ids.get(value, value)
+
+    return name
+
+
+def _exact_summary(
+    session: Session,
+    workspace_id: int,
+    since: datetime | None,
+    until: datetime | None,
+    by: str | None,
+    business_hours: bool,
+) -> list[dict[str, Any]]:
     f = m.ConversationFact
     query = sa.select(f).where(f.workspace_id == workspace_id, f.started_at.is_not(None))
     query = _in_range(query, f.started_at, since, until)

@@ -16,7 +16,14 @@ from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor, get_or_404, record, require, role_in
 from caredesk.analytics import spikes
 from caredesk.analytics.kpis import kpis
-from caredesk.analytics.reports import ReplyTimes, conversation_rows, reply_times, summary, write_csv
+from caredesk.analytics.reports import (
+    ReplyTimes,
+    conversation_rows,
+    hour_of_week,
+    reply_times,
+    summary,
+    write_csv,
+)
 from caredesk.api.deps import ActorDep, RtDep
 from caredesk.connectors import length, registry
 from caredesk.domain.errors import CaredeskError, Forbidden, InvalidInput, NotFound
@@ -783,13 +790,20 @@ def report_reply_times(
     since: datetime | None = None,
     until: datetime | None = None,
     business_hours: bool = False,
+    exact: bool = False,
 ) -> dict[str, Any]:
-    """Per-message reply time: each customer message to the first agent reply to it (docs/metrics.md)."""
+    """Per-message reply time: each customer message to the first agent reply to it (docs/metrics.md).
+    Medians and p90s come from the roll-ups, within 1%; `exact` reads the facts (slower)."""
     _zoned(since, until)
     with rt.db.read() as session:
         _reports_reader(session, actor, workspace_id)
         rows = reply_times(
-            session, workspace_ids=[workspace_id], since=since, until=until, business_hours=business_hours
+            session,
+            workspace_ids=[workspace_id],
+            since=since,
+            until=until,
+            business_hours=business_hours,
+            exact=exact,
         )
         ws = session.get(m.Workspace, workspace_id)
         empty = ReplyTimes(ws.slug if ws else "", 0, 0, None, None, None, None, None, business_hours)
@@ -808,13 +822,36 @@ def report_summary(
     ]
     | None = None,
     business_hours: bool = False,
+    exact: bool = False,
 ) -> list[dict[str, Any]]:
     """Response rate, first- and next-response and resolution times, replies per resolution, reopen
-    rate and first-reply SLA attainment of the conversations started in the range, in all or per slice."""
+    rate and first-reply SLA attainment of the conversations started in the range, in all or per slice.
+    Medians and p90s come from the roll-ups, within 1%; `exact` reads the facts (slower)."""
     _zoned(since, until)
     with rt.db.read() as session:
         _reports_reader(session, actor, workspace_id)
-        return summary(session, workspace_id, since=since, until=until, by=by, business_hours=business_hours)
+        return summary(
+            session, workspace_id, since=since, until=until, by=by, business_hours=business_hours, exact=exact
+        )
+
+
+@api.get("/workspaces/{workspace_id}/reports/heatmap", tags=["reports"])
+def report_heatmap(
+    workspace_id: int,
+    actor: ActorDep,
+    rt: RtDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    business_hours: bool = False,
+    exact: bool = False,
+) -> dict[str, Any]:
+    """Customer messages and the median response time per hour of the week, on the workspace's clock."""
+    _zoned(since, until)
+    with rt.db.read() as session:
+        _reports_reader(session, actor, workspace_id)
+        return hour_of_week(
+            session, workspace_id, since=since, until=until, business_hours=business_hours, exact=exact
+        )
 
 
 @api.get("/workspaces/{workspace_id}/reports/conversations.csv", tags=["reports"])

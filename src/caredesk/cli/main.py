@@ -282,20 +282,52 @@ def _rows_out(rows: list[dict[str, Any]], fmt: Format, headers: list[str], table
         typer.echo("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
 
 
+SinceOption = Annotated[
+    str | None, typer.Option(help="ISO date or time (workspace time zone if none given).")
+]
+UntilOption = Annotated[str | None, typer.Option(help="ISO date or time, exclusive.")]
+ExactOption = Annotated[
+    bool, typer.Option("--exact", help="Medians and p90s from the facts, not the roll-ups (slower).")
+]
+
+
+def _bounds(rt: Runtime, ws_id: int | None, since: str | None, until: str | None) -> tuple[Any, Any]:
+    """--since/--until as times, dates and times without a zone read in the workspace's time zone."""
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    from caredesk.storage import models as m  # noqa: PLC0415
+
+    with rt.db.read() as session:
+        ws = session.get(m.Workspace, ws_id) if ws_id is not None else None
+        tz = ZoneInfo(ws.timezone if ws and ws.timezone else "UTC")
+    try:
+        return _when(since, tz), _when(until, tz)
+    except ValueError as exc:
+        _fail(CaredeskError(f"--since/--until: {exc}"))
+        raise
+
+
 @report_app.command("reply-times")
 def report_reply_times(
     db: DbOption = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
     workspace: Annotated[str | None, typer.Option(help="Workspace slug (default: all).")] = None,
     business_hours: Annotated[bool, typer.Option("--business-hours", help="In business hours.")] = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    exact: ExactOption = False,
 ) -> None:
     """Per-message reply time: each customer message to the first agent reply to it (median, p90, mean)."""
     from caredesk.analytics.reports import reply_times  # noqa: PLC0415
 
     rt = _open(db)
+    ids = [_workspace_id(rt, workspace)] if workspace else None
+    start, end = _bounds(rt, ids[0] if ids else None, since, until)
     with rt.db.read() as session:
-        ids = [_workspace_id(rt, workspace)] if workspace else None
-        rows = [r.as_dict() for r in reply_times(session, workspace_ids=ids, business_hours=business_hours)]
+        found = reply_times(
+            session, workspace_ids=ids, since=start, until=end, business_hours=business_hours, exact=exact
+        )
+        rows = [r.as_dict() for r in found]
     headers = ["workspace", "messages", "replied", "median min", "p90 min", "mean min", "≤60 min", "≤24 h"]
     table = [
         [r["workspace"], r["customer_messages"], r["replied"], _num(r["median_minutes"]),
@@ -311,28 +343,17 @@ def report_conversations(
     workspace: Annotated[str, typer.Option(help="Workspace slug.")],
     db: DbOption = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.csv,
-    since: Annotated[
-        str | None, typer.Option(help="ISO date or time (workspace time zone if none given).")
-    ] = None,
-    until: Annotated[str | None, typer.Option(help="ISO date or time, exclusive.")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
 ) -> None:
     """One row per conversation with its times (calendar and business hours), safe in a spreadsheet."""
-    from zoneinfo import ZoneInfo  # noqa: PLC0415
-
     from caredesk.analytics.reports import conversation_rows, write_csv  # noqa: PLC0415
-    from caredesk.storage import models as m  # noqa: PLC0415
 
     rt = _open(db)
     ws_id = _workspace_id(rt, workspace)
+    start, end = _bounds(rt, ws_id, since, until)
     with rt.db.read() as session:
-        ws = session.get(m.Workspace, ws_id)
-        tz = ZoneInfo(ws.timezone if ws and ws.timezone else "UTC")
-        try:
-            bounds = [_when(v, tz) for v in (since, until)]
-        except ValueError as exc:
-            _fail(CaredeskError(f"--since/--until: {exc}"))
-            return
-        rows = conversation_rows(session, ws_id, since=bounds[0], until=bounds[1])
+        rows = conversation_rows(session, ws_id, since=start, until=end)
     if fmt == Format.json:
         typer.echo(json.dumps(rows, indent=2))
     elif fmt == Format.csv:
@@ -355,15 +376,21 @@ def report_summary(
     business_hours: Annotated[
         bool, typer.Option("--business-hours", help="Times in business hours.")
     ] = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    exact: ExactOption = False,
 ) -> None:
     """The care figures of a workspace's conversations, in all or per slice (docs/metrics.md, Summary)."""
     from caredesk.analytics.reports import summary  # noqa: PLC0415
 
     rt = _open(db)
     ws_id = _workspace_id(rt, workspace)
+    start, end = _bounds(rt, ws_id, since, until)
     with rt.db.read() as session:
         try:
-            rows = summary(session, ws_id, by=by, business_hours=business_hours)
+            rows = summary(
+                session, ws_id, by=by, since=start, until=end, business_hours=business_hours, exact=exact
+            )
         except ValueError as exc:
             _fail(CaredeskError(str(exc)))
             return
@@ -396,6 +423,9 @@ def report_heatmap(
     business_hours: Annotated[
         bool, typer.Option("--business-hours", help="Response in business hours.")
     ] = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    exact: ExactOption = False,
 ) -> None:
     """Customer messages, or the median response time, per hour of the week in the workspace's time zone."""
     from caredesk.analytics.reports import hour_of_week  # noqa: PLC0415
@@ -405,8 +435,11 @@ def report_heatmap(
         return
     rt = _open(db)
     ws_id = _workspace_id(rt, workspace)
+    start, end = _bounds(rt, ws_id, since, until)
     with rt.db.read() as session:
-        grid = hour_of_week(session, ws_id, business_hours=business_hours)
+        grid = hour_of_week(
+            session, ws_id, since=start, until=end, business_hours=business_hours, exact=exact
+        )
     cells = grid["volume"] if metric == "volume" else grid["response_median_minutes"]
     if fmt == Format.json:
         typer.echo(json.dumps(grid, indent=2))
@@ -436,8 +469,9 @@ def _when(value: str | None, tz: Any) -> Any:
 
 @report_app.command("rebuild-facts")
 def report_rebuild_facts(db: DbOption = None) -> None:
-    """Recompute every conversation's report facts (after an upgrade, or to apply today's calendars)."""
-    from caredesk.analytics import facts  # noqa: PLC0415
+    """Recompute every conversation's report facts and the roll-ups (after an upgrade, or to apply
+    today's calendars)."""
+    from caredesk.analytics import facts, rollups  # noqa: PLC0415
     from caredesk.storage import models as m  # noqa: PLC0415
 
     rt = _open(db)
@@ -445,8 +479,10 @@ def report_rebuild_facts(db: DbOption = None) -> None:
         ids = list(session.scalars(sa.select(m.Conversation.id).order_by(m.Conversation.id)))
     for start in range(0, len(ids), 2000):
         with rt.db.write() as session:
-            facts.rebuild(session, ids[start : start + 2000])
-    typer.echo(f"facts rebuilt for {len(ids)} conversations")
+            facts.rebuild(session, ids[start : start + 2000], roll_up=False)
+    with rt.db.write() as session:
+        rows = rollups.rebuild(session)
+    typer.echo(f"facts rebuilt for {len(ids)} conversations; {rows} roll-up rows")
 
 
 @report_app.command("staffing")

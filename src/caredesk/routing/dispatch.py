@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -28,6 +29,15 @@ from caredesk.storage import models as m
 
 STRATEGIES = ("least_loaded", "round_robin", "manual")
 _BATCH = 500
+# what choosing an agent reads of a waiting conversation: whole rows are loaded only for those given
+_LIGHT = (
+    m.Conversation.id,
+    m.Conversation.contact_id,
+    m.Conversation.channel_id,
+    m.Conversation.team_id,
+    m.Conversation.language,
+    m.Conversation.topic,
+)
 
 
 def strategy_of(settings: dict[str, object] | None) -> str:
@@ -73,7 +83,14 @@ def previous_owners(session: Session, contact_ids: Iterable[int | None]) -> dict
     return out
 
 
-def sticky_agent(owners: dict[int, list[tuple[int, int]]], conv: m.Conversation) -> int | None:
+class _Waiting(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def contact_id(self) -> int | None: ...
+
+
+def sticky_agent(owners: dict[int, list[tuple[int, int]]], conv: _Waiting) -> int | None:
     """The agent who owned this customer's most recent other conversation."""
     if conv.contact_id is None:
         return None
@@ -115,7 +132,7 @@ def dispatch(session: Session, workspace_id: int, now: datetime) -> list[tuple[i
     query = waiting_query([workspace_id]).limit(_BATCH)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    waiting = list(session.scalars(query))
+    waiting = session.execute(query.with_only_columns(*_LIGHT)).all()
     owners = previous_owners(session, (c.contact_id for c in waiting))
     given: list[tuple[int, int]] = []
     for conv in waiting:
@@ -134,10 +151,12 @@ def dispatch(session: Session, workspace_id: int, now: datetime) -> list[tuple[i
         )
         if agent_id is None:
             break  # nobody has room: the rest wait, in order
-        conv.assignee_id = agent_id
-        conv.updated_at = now
-        conv.version = (conv.version or 1) + 1
         given.append((conv.id, agent_id))
+    chosen = dict(given)
+    for row in session.scalars(sa.select(m.Conversation).where(m.Conversation.id.in_(chosen))):
+        row.assignee_id = chosen[row.id]
+        row.updated_at = now
+        row.version = (row.version or 1) + 1
     if given and strategy == "round_robin" and roster.last_agent_id != routing.get("last_agent_id"):
         ws.settings = {**(ws.settings or {}), "routing": {**routing, "last_agent_id": roster.last_agent_id}}
     if given:
@@ -173,12 +192,12 @@ def next_for(session: Session, workspace_id: int, agent_id: int) -> m.Conversati
     query = waiting_query([workspace_id]).limit(_BATCH)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    waiting = list(session.scalars(query))
+    waiting = session.execute(query.with_only_columns(m.Conversation.id, m.Conversation.contact_id)).all()
     owners = previous_owners(session, (c.contact_id for c in waiting))
     for conv in waiting:
         sticky = sticky_agent(owners, conv)
         if sticky is None or sticky == agent_id or sticky not in online:
-            return conv
+            return session.get(m.Conversation, conv.id)
     return None
 
 

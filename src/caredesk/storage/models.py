@@ -688,3 +688,43 @@ class SpikeWatch(Base):
     evaluated_until: Mapped[datetime | None]
     calm: Mapped[int] = mapped_column(default=0)  # normal intervals since the open alert's last surge
     open_alert_id: Mapped[int | None] = mapped_column(sa.ForeignKey("spike_alerts.id"))
+
+
+# Roll-ups (analytics/rollups.py): per workspace, local day and slice, the sums reports add up, kept
+# current by the facts' own transactions. Core tables: their columns come from the lists below.
+ROLLUP_COUNTS = (
+    "conversations", "customer_messages", "replies", "automatic", "responded", "resolved",
+    "resolved_replies", "reopened", "sla_with_target", "sla_met", "messages_in", "negative_in",
+)  # fmt: skip
+ROLLUP_TIMES = (
+    "first_response", "first_response_bh", "next_response", "next_response_bh",
+    "resolution", "resolution_bh", "reply", "reply_bh", "response", "response_bh",
+)  # fmt: skip
+ROLLUP_TIME_PARTS = ("n", "sum", "60", "1440")  # how many, their seconds, how many within 60 min / 24 h
+
+daily_rollups = sa.Table(
+    "daily_rollups",
+    Base.metadata,
+    sa.Column("workspace_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("dimension", sa.String(16), primary_key=True),  # all, channel, team, ... , hour (of week)
+    sa.Column("day", sa.Date, primary_key=True),  # in the workspace's time zone
+    sa.Column("value", sa.String(72), primary_key=True),
+    *(sa.Column(name, sa.BigInteger, nullable=False, default=0) for name in ROLLUP_COUNTS),
+    *(
+        sa.Column(f"{t}_{part}", sa.Float if part == "sum" else sa.BigInteger, nullable=False, default=0)
+        for t in ROLLUP_TIMES
+        for part in ROLLUP_TIME_PARTS
+    ),
+)
+
+rollup_histograms = sa.Table(
+    "rollup_histograms",
+    Base.metadata,
+    sa.Column("workspace_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("dimension", sa.String(16), primary_key=True),
+    sa.Column("measure", sa.String(24), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("value", sa.String(72), primary_key=True),
+    # how many times fell in each log-spaced bucket (rollups.slot_of): int32s, zlib-compressed
+    sa.Column("counts", sa.LargeBinary, nullable=False),
+)
