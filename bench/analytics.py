@@ -3,6 +3,7 @@ over 90 days with a weekly rhythm, then every report the dashboards ask for, tim
 and the slowest of each query, the roll-up rows and the machine; asserts nothing.
 
     python bench/analytics.py [--messages 3000000] [--days 90] [--runs 5] [--db postgresql+psycopg://...]
+    python bench/analytics.py --existing --db URL   # the queries again, over a history built before
 
 Conversations and messages are written with plain batched INSERTs (customers' messages, agents'
 replies naming what they answer, resolutions), then the product computes their report facts and
@@ -210,17 +211,31 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--db", default=None)
+    parser.add_argument(
+        "--existing",
+        action="store_true",
+        help="time the queries over the history an earlier run left in --db",
+    )
     args = parser.parse_args()
+    if args.existing and not args.db:
+        raise SystemExit("--existing needs --db")
     folder = Path(tempfile.mkdtemp(prefix="caredesk-bench-"))
     url = args.db or f"sqlite:///{folder / 'bench.db'}"
     db = Database(url)
-    db.migrate()
+    if not args.existing:
+        db.migrate()
     rt = Runtime(
         db=db, settings=Settings(database_url=url, data_dir=folder), vault=SecretBox([Fernet.generate_key()])
     )
     print(f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}")
     started = time.perf_counter()
-    ws, written, conversations = build(rt, args.messages, args.days)
+    if args.existing:
+        with rt.db.read() as s:
+            ws = int(s.scalar(sa.select(m.Workspace.id).where(m.Workspace.slug == "bench")) or 0)
+            written = int(s.scalar(sa.select(sa.func.count()).select_from(m.Message)) or 0)
+            conversations = int(s.scalar(sa.select(sa.func.count()).select_from(m.Conversation)) or 0)
+    else:
+        ws, written, conversations = build(rt, args.messages, args.days)
     with rt.db.read() as s:
         rolled = s.scalar(sa.select(sa.func.count()).select_from(m.daily_rollups))
         bins = s.scalar(sa.select(sa.func.count()).select_from(m.rollup_histograms))
@@ -228,7 +243,7 @@ def main() -> None:
         f"database: {db.dialect}; {written:,} messages in {conversations:,} conversations"
         f" over {args.days} days,"
         f" facts and roll-ups ({rolled:,} day rows, {bins:,} histogram rows)"
-        f" written in {time.perf_counter() - started:.0f} s"
+        + ("" if args.existing else f" written in {time.perf_counter() - started:.0f} s")
     )
     slowest = 0.0
     for name, query in queries(ws):

@@ -107,6 +107,7 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
         ("GET", f"/api/v1/workspaces/{ws}/reports/conversations.csv", None, "reports"),
         ("GET", f"/api/v1/workspaces/{ws}/reports/summary", None, "reports"),
         ("GET", f"/api/v1/workspaces/{ws}/reports/heatmap", None, "reports"),
+        ("GET", f"/api/v1/workspaces/{ws}/reports/staffing", None, "reports"),
         ("GET", f"/api/v1/workspaces/{ws}/triage-settings", None, "analyst"),
         (
             "PUT",

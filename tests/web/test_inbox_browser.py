@@ -405,3 +405,38 @@ def test_the_team_page_is_live_and_the_inbox_fits_a_phone(browser: Any, live: Li
     phone.wait_for_selector("#composer")
     assert phone.evaluate(fits)
     _shot(phone, "phone-conversation")
+
+
+def test_the_report_page_draws_its_charts_and_names_never_run(browser: Any, live: Live) -> None:
+    rt, world = live.rt, live.world
+    team = admin.create_team(
+        rt, Actor.system(), workspace_id=world.ws.id, name=XSS, agent_ids=[world.agents["agent"]]
+    )
+    for n in range(3):
+        live.customer(f"r{n}", f"Where is my order {n}?", name=f"Reader {n}")
+    with rt.db.read() as s:  # wait for the pipeline to take them in
+        deadline = time.monotonic() + 10
+        while (
+            s.scalar(sa.select(sa.func.count()).select_from(m.Conversation)) < 3
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+            s.expire_all()
+        first = s.scalar(sa.select(sa.func.min(m.Conversation.id)))
+    conv_actions.assign(rt, world.actor("supervisor"), first, agent_id=world.agents["agent"], team_id=team.id)
+    page = _login(browser, live.url, "analyst")
+    page.click("header nav.pages >> text=Reports")
+    page.wait_for_selector("#reports")
+    page.click("nav.ranges >> text=Today")  # the last 7 whole days by default: today is not in them
+    page.wait_for_selector("nav.ranges a[aria-current=page]:has-text('Today')")
+    assert page.inner_text("[data-figure=conversations] .figure") == "3"
+    drawn = "[...document.querySelectorAll('img[data-chart]')].every(i => i.complete && i.naturalWidth > 300)"
+    page.wait_for_function(drawn, timeout=15000)
+    assert page.locator("img[data-chart]").count() == 4
+    assert XSS in page.inner_text("[aria-label=Team]")  # the team's name, shown as text
+    assert page.evaluate("window.__pwned") is None
+    page.click("nav.ranges >> text=Business hours")
+    page.wait_for_selector("nav.ranges a[data-bh='1']")
+    page.wait_for_function(drawn, timeout=15000)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    _shot(page, "reports")

@@ -131,6 +131,7 @@ class Rollup:
     histograms: dict[tuple[str, str, date, str], dict[int, int]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
+    only: str | None = None  # one dimension, for a report's part day; None: every dimension (the tables)
 
     def _time(self, key: tuple[str, date, str], measure: str, seconds: float | None, sign: int) -> None:
         if seconds is None:
@@ -156,6 +157,8 @@ class Rollup:
         met = due is not None and responded and as_utc(f["first_reply_at"]) <= as_utc(due)
         later = [w for w in waits if w["wait"] is not None and w["wait"] > 1]
         for dim, value in conversation_slices(f):
+            if self.only is not None and dim != self.only:
+                continue
             key = (dim, day, value)
             row = self.counts[key]
             row["conversations"] += sign
@@ -182,6 +185,8 @@ class Rollup:
         """What one customer message's facts add: to the workspace in all and to its hour of the week."""
         local = as_utc(f["created_at"]).astimezone(tz)
         for dim, value in (("all", ""), ("hour", hour_key(local))):
+            if self.only is not None and dim != self.only:
+                continue
             key = (dim, local.date(), value)
             row = self.counts[key]
             row["messages_in"] += sign
@@ -447,20 +452,24 @@ def _add_part(
             query = query.where(column < end)
         return query
 
-    query = within(sa.select(*_CONV_COLUMNS).where(cf.workspace_id == workspace_id), cf.started_at)
-    convs = list(session.execute(query).mappings())
+    convs: list[Mapping[str, Any]] = []
+    if dimension != "hour":  # conversations count under every dimension but the hour of the week
+        query = within(sa.select(*_CONV_COLUMNS).where(cf.workspace_id == workspace_id), cf.started_at)
+        convs = list(session.execute(query).mappings())
     ids = [c["conversation_id"] for c in convs]
-    waits = []
+    waits: list[Mapping[str, Any]] = []
     for i in range(0, len(ids), 5000):
         waits += list(
             session.execute(
                 sa.select(*_MSG_COLUMNS).where(mf.conversation_id.in_(ids[i : i + 5000]), mf.wait > 1)
             ).mappings()
         )
-    msgs = session.execute(
-        within(sa.select(*_MSG_COLUMNS).where(mf.workspace_id == workspace_id), mf.created_at)
-    ).mappings()
-    part = Rollup()
+    msgs: Iterable[Mapping[str, Any]] = []
+    if dimension in ("all", "hour"):  # customer messages count in all and per hour of the week
+        msgs = session.execute(
+            within(sa.select(*_MSG_COLUMNS).where(mf.workspace_id == workspace_id), mf.created_at)
+        ).mappings()
+    part = Rollup(only=dimension)
     tz = time_zone(session, workspace_id)
     by_conv: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for w in waits:

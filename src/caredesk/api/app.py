@@ -22,6 +22,7 @@ from caredesk.domain.errors import CaredeskError
 from caredesk.runtime import Runtime
 from caredesk.web.live import live
 from caredesk.web.pages import pages
+from caredesk.web.reports import report_pages
 from caredesk.web.settings import settings_pages
 from caredesk.web.team import team_pages
 from caredesk.workers.loop import Workers
@@ -56,6 +57,7 @@ def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
     app.include_router(live)
     app.include_router(settings_pages)
     app.include_router(team_pages)
+    app.include_router(report_pages)
     app.mount("/static", StaticFiles(directory=str(Path(web.__file__).parent / "static")), name="static")
 
     @app.middleware("http")

@@ -16,6 +16,7 @@ from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor, get_or_404, record, require, role_in
 from caredesk.analytics import spikes
 from caredesk.analytics.kpis import kpis
+from caredesk.analytics.planning import weekly_plan
 from caredesk.analytics.reports import (
     ReplyTimes,
     conversation_rows,
@@ -24,6 +25,7 @@ from caredesk.analytics.reports import (
     summary,
     write_csv,
 )
+from caredesk.analytics.staffing import Demand
 from caredesk.api.deps import ActorDep, RtDep
 from caredesk.connectors import length, registry
 from caredesk.domain.errors import CaredeskError, Forbidden, InvalidInput, NotFound
@@ -852,6 +854,46 @@ def report_heatmap(
         return hour_of_week(
             session, workspace_id, since=since, until=until, business_hours=business_hours, exact=exact
         )
+
+
+class StaffingQuery(BaseModel):
+    """What the weekly staffing plan assumes; arrivals come from the workspace's history."""
+
+    handle_seconds: float = Field(300, gt=0, le=86_400, description="mean handling time of one message")
+    target_share: float = Field(0.8, gt=0, lt=1, description="share to answer within target_seconds")
+    target_seconds: float = Field(3600, ge=0, le=86_400)
+    concurrency: int = Field(1, ge=1, le=50, description="conversations an agent holds at once")
+    max_occupancy: float = Field(0.85, gt=0, le=1)
+    shrinkage: float = Field(0.3, ge=0, lt=1, description="share of paid time not available")
+
+    def demand(self) -> Demand:
+        return Demand(
+            0.0, 3600, self.handle_seconds, self.target_share, self.target_seconds, None,
+            self.concurrency, self.max_occupancy, self.shrinkage,
+        )  # fmt: skip
+
+
+@api.get("/workspaces/{workspace_id}/reports/staffing", tags=["reports"])
+def report_staffing(
+    workspace_id: int,
+    actor: ActorDep,
+    rt: RtDep,
+    params: Annotated[StaffingQuery, Query()],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    """Agents needed per hour of the week (Erlang C with concurrency, occupancy cap and shrinkage) for
+    the mean arrivals of each hour over the range (default: the last four whole weeks), beside the
+    agents rostered for the coming week (docs/metrics.md, "Staffing plan")."""
+    _zoned(since, until)
+    with rt.db.read() as session:
+        _reports_reader(session, actor, workspace_id)
+        try:
+            return weekly_plan(
+                session, workspace_id, rt.clock.now(), params.demand(), since=since, until=until
+            )
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
 
 
 @api.get("/workspaces/{workspace_id}/reports/conversations.csv", tags=["reports"])

@@ -523,6 +523,131 @@ def report_staffing(
     )
 
 
+def _plan(
+    rt: Runtime, ws_id: int, since: str | None, until: str | None, demand_args: tuple[Any, ...]
+) -> dict[str, Any]:
+    from caredesk.analytics.planning import weekly_plan  # noqa: PLC0415
+    from caredesk.analytics.staffing import Demand  # noqa: PLC0415
+
+    start, end = _bounds(rt, ws_id, since, until)
+    handle, target, within, concurrency, max_occupancy, shrinkage = demand_args
+    try:
+        demand = Demand(0.0, 3600, handle, target, within, None, concurrency, max_occupancy, shrinkage)
+        with rt.db.read() as session:
+            return weekly_plan(session, ws_id, rt.clock.now(), demand, since=start, until=end)
+    except ValueError as exc:
+        _fail(CaredeskError(str(exc)))
+        raise
+
+
+HandleOption = Annotated[float, typer.Option(help="Mean handling time of one message, seconds.")]
+TargetOption = Annotated[float, typer.Option(help="Share to answer within --within.")]
+WithinOption = Annotated[float, typer.Option(help="Target answer time, seconds.")]
+ConcurrencyOption = Annotated[int, typer.Option(help="Conversations an agent holds at once.")]
+OccupancyOption = Annotated[float, typer.Option(help="Occupancy cap, 0-1.")]
+ShrinkageOption = Annotated[float, typer.Option(help="Share of paid time not available, 0-1.")]
+
+
+@report_app.command("staffing-plan")
+def report_staffing_plan(
+    workspace: Annotated[str, typer.Option(help="Workspace slug.")],
+    db: DbOption = None,
+    handle: HandleOption = 300,
+    target: TargetOption = 0.8,
+    within: WithinOption = 3600,
+    concurrency: ConcurrencyOption = 1,
+    max_occupancy: OccupancyOption = 0.85,
+    shrinkage: ShrinkageOption = 0.3,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Agents to schedule per hour of the week for the mean arrivals of the last four whole weeks (or
+    --since/--until), beside the agents rostered next week (docs/metrics.md, "Staffing plan")."""
+    rt = _open(db)
+    ws_id = _workspace_id(rt, workspace)
+    plan = _plan(rt, ws_id, since, until, (handle, target, within, concurrency, max_occupancy, shrinkage))
+    if fmt == Format.json:
+        typer.echo(json.dumps(plan, indent=2))
+        return
+    rows = [
+        {"day": day, "hour": f"{h:02d}", "arrivals": plan["arrivals"][d][h], "needed": plan["needed"][d][h],
+         "scheduled": plan["scheduled"][d][h], "rostered": plan["rostered"][d][h]}
+        for d, day in enumerate(plan["days"]) for h in range(24)
+    ]  # fmt: skip
+    if fmt == Format.csv:
+        _rows_out(rows, fmt, list(rows[0]), [])
+        return
+    typer.echo(
+        f"scheduled / rostered per hour of the week ({plan['time_zone']}; history {plan['since'][:10]}"
+        f" to {plan['until'][:10]}, roster week of {plan['roster_week']})"
+    )
+    headers = ["", *(f"{h:02d}" for h in range(24))]
+    shown = [
+        [day, *(f"{plan['scheduled'][d][h]}/{plan['rostered'][d][h]}" for h in range(24))]
+        for d, day in enumerate(plan["days"])
+    ]
+    _rows_out(rows, Format.table, headers, shown)
+    typer.echo(
+        f"{plan['short_hours']} hours short by {plan['agent_hours_short']} agent-hours;"
+        f" {plan['agents_in_no_team']} member(s) in no team are not rostered"
+    )
+
+
+class ChartFormat(StrEnum):
+    svg = "svg"
+    png = "png"
+
+
+@report_app.command("charts")
+def report_charts(
+    workspace: Annotated[str, typer.Option(help="Workspace slug.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the charts to.")] = Path("."),
+    fmt: Annotated[ChartFormat, typer.Option("--format")] = ChartFormat.svg,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    db: DbOption = None,
+    handle: HandleOption = 300,
+    target: TargetOption = 0.8,
+    within: WithinOption = 3600,
+    concurrency: ConcurrencyOption = 1,
+    max_occupancy: OccupancyOption = 0.85,
+    shrinkage: ShrinkageOption = 0.3,
+) -> None:
+    """The weekly report as pictures: customer messages and median response per hour of the week,
+    messages and median reply time day by day (the last 7 whole days, or --since/--until), and the
+    staffing plan against next week's roster."""
+    from datetime import datetime, time, timedelta  # noqa: PLC0415
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    from caredesk.analytics import charts  # noqa: PLC0415
+    from caredesk.analytics.reports import hour_of_week  # noqa: PLC0415
+
+    rt = _open(db)
+    ws_id = _workspace_id(rt, workspace)
+    start, end = _bounds(rt, ws_id, since, until)
+    plan = _plan(rt, ws_id, since, until, (handle, target, within, concurrency, max_occupancy, shrinkage))
+    tz = ZoneInfo(plan["time_zone"])
+    today = datetime.combine(rt.clock.now().astimezone(tz).date(), time(0), tzinfo=tz)
+    end = end or today
+    start = start or end - timedelta(days=7)
+    with rt.db.read() as session:
+        grid = hour_of_week(session, ws_id, since=start, until=end)
+        days = charts.daily_figures(session, ws_id, start, end)
+    span = f"{workspace}, {start.date().isoformat()} to {end.date().isoformat()}"
+    figures = {
+        "volume": charts.heatmap(grid, "volume", f"Customer messages per hour, {span}"),
+        "response": charts.heatmap(grid, "response", f"Median response per hour, {span}"),
+        "daily": charts.daily(days, f"Customer messages and median reply time, {span}"),
+        "staffing": charts.staffing(plan, f"Agents needed and rostered, week of {plan['roster_week']}"),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    for name, fig in figures.items():
+        path = out / f"{workspace}-{name}.{fmt.value}"
+        path.write_bytes(charts.render(fig, fmt.value))
+        typer.echo(str(path))
+
+
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.1f}%"
 

@@ -68,6 +68,8 @@ def nav_links(request: Request, agent: m.Agent, wanted: int | None) -> list[tupl
     links = [(f"/?ws={ws}", N_("Queue"), "queue"), (f"/team?ws={ws}", N_("Team"), "team")]
     if role.allows(Role.SUPERVISOR):
         links.append((f"/supervise?ws={ws}", N_("Supervisor"), "supervise"))
+    if role != Role.AGENT:
+        links.append((f"/reports?ws={ws}", N_("Reports"), "reports"))
     if role.allows(Role.ADMIN) or agent.is_superadmin:
         links.append((f"/settings?ws={ws}", N_("Settings"), "settings"))
     return links
