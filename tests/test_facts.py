@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from caredesk.actions import approvals, intake, service_levels
 from caredesk.actions import conversations as conv_actions
-from caredesk.actions import intake, service_levels
 from caredesk.actions.base import Actor
 from caredesk.analytics import facts, reports
 from caredesk.analytics.reports import reply_times
@@ -305,3 +305,52 @@ def test_the_summary_on_hand_worked_conversations(rt: Runtime, office: World, cl
         f"/api/v1/workspaces/{office.ws.id}/reports/summary?by=mood", headers=office.headers("analyst")
     )
     assert bad.status_code == 422
+
+
+def _event(ext: str, at: datetime, *, public: bool, brand: bool = False, to: str | None = None,
+           who: str = "cust-9") -> InboundEvent:  # fmt: skip
+    customer = Author(id=who, handle=f"@{who}", name=who.title())
+    return InboundEvent(
+        external_id=ext, created_at=at, text=f"message {ext}",
+        author=Author(id="acme", handle="@acme") if brand else customer,
+        direction=Direction.OUT if brand else Direction.IN, public=public,
+        thread=f"t-{who}", in_reply_to=to, recipient=customer if brand else None,
+    )  # fmt: skip
+
+
+def test_moved_to_private_and_approval_times(rt: Runtime, world: World) -> None:
+    """Four conversations: public answered in private (moved), public answered in public, private
+    answered in private, and one whose two held replies waited 30 and 10 minutes for a decision."""
+    start = cph(2026, 11, 23, 10, 0)
+    rt.clock = FrozenClock(start)
+    for who, public, reply_public in (("a", True, False), ("b", True, True), ("c", False, False)):
+        intake.accept(rt, world.channel.id, [_event(f"{who}1", start, public=public, who=who)])
+        at = start + timedelta(minutes=5)
+        answer = _event(f"{who}r", at, public=reply_public, brand=True, to=f"{who}1", who=who)
+        intake.accept(rt, world.channel.id, [answer])
+    conv = world.customer_writes("d1", "please refund my order", who="d")
+    Pipeline(rt).drain()
+    held = [
+        conv_actions.reply(rt, world.actor("agent"), conv, text, public=False, request_approval=True)
+        for text in ("We will refund you", "We have refunded you")
+    ]
+    with rt.db.read() as s:
+        ids = {mid: aid for aid, mid in s.execute(sa.select(m.Approval.id, m.Approval.message_id))}
+    rt.clock.advance(minutes=10)
+    approvals.decide(rt, world.actor("supervisor"), ids[held[1].id], approve=False, reason="not yet")
+    rt.clock.advance(minutes=20)
+    approvals.decide(rt, world.actor("supervisor"), ids[held[0].id], approve=True)
+    with rt.db.read() as s:
+        f = m.ConversationFact
+        moved = dict(list(s.execute(sa.select(f.conversation_id, f.moved_private))))
+        exact = reports.summary(s, world.ws.id, exact=True)
+        rolled = reports.summary(s, world.ws.id)
+        by_public = reports.summary(s, world.ws.id, by="public")
+    assert sorted(moved.values()) == [False, False, False, True]
+    (whole,) = exact
+    assert whole["conversations"] == 4 and whole["moved_to_private"] == 0.25
+    assert whole["approval"]["count"] == 2 and whole["approval"]["median"] == 20.0  # of 30 and 10 minutes
+    assert whole["approval"]["mean"] == 20.0 and whole["approval"]["within_60_minutes"] == 1.0
+    assert_agree(rolled, exact)
+    shares = {r["slice"]: r["moved_to_private"] for r in by_public}
+    assert shares == {"public": 0.5, "private": 0.0}

@@ -166,3 +166,30 @@ def test_incremental_roll_ups_equal_a_rebuild_and_every_report_agrees_with_the_f
                 reports.hour_of_week(s, ws, since=since, until=until),
                 reports.hour_of_week(s, ws, since=since, until=until, exact=True),
             )
+
+
+def test_figures_of_an_older_release_are_recomputed_once_after_the_migrations(
+    rt: Runtime, world: World
+) -> None:
+    """A database whose facts and roll-ups an older release wrote (no version stored, a fact and a
+    roll-up row off): migrating recomputes both once; migrating again changes nothing."""
+    from caredesk.analytics import upkeep
+
+    rt.clock = FrozenClock(cph(2026, 11, 23, 10, 0))
+    for n in range(3):
+        world.customer_writes(f"u{n}", "where is my parcel?", who=f"u{n}")
+    before = _snapshot(rt)
+    with rt.db.read() as s:
+        good = reports.summary(s, world.ws.id)
+    with rt.db.write() as s:
+        s.execute(sa.delete(m.ReportState))
+        s.execute(sa.update(m.ConversationFact).values(inbound_count=99))
+        s.execute(sa.update(m.daily_rollups).values(conversations=7))
+    with rt.db.read() as s:
+        assert reports.summary(s, world.ws.id) != good  # what the older release left
+    rt.db.migrate()
+    assert _snapshot(rt) == before
+    with rt.db.read() as s:
+        assert reports.summary(s, world.ws.id) == good
+        assert s.get(m.ReportState, "facts").version == upkeep.FACTS_VERSION  # type: ignore[union-attr]
+    assert upkeep.bring_up_to_date(rt.db) == {"conversations": 0, "rollup_rows": 0}

@@ -176,6 +176,13 @@ def _rebuild_chunk(session: Session, ids: list[int], roll_up: bool) -> None:
             .group_by(m.Event.conversation_id)
         ).all()
     )
+    approvals: dict[int, list[float]] = defaultdict(list)
+    for cid, requested, decided in session.execute(
+        sa.select(m.Approval.conversation_id, m.Approval.requested_at, m.Approval.decided_at)
+        .where(m.Approval.conversation_id.in_(ids), m.Approval.decided_at.is_not(None))
+        .order_by(m.Approval.requested_at, m.Approval.id)
+    ):
+        approvals[cid].append(max((as_utc(decided) - as_utc(requested)).total_seconds(), 0.0))
     convs = list(session.scalars(sa.select(m.Conversation).where(m.Conversation.id.in_(ids))))
     networks = dict(
         session.execute(
@@ -198,6 +205,7 @@ def _rebuild_chunk(session: Session, ids: list[int], roll_up: bool) -> None:
             conv, messages, calendar, networks.get(conv.channel_id, ""), reopened.get(conv.id, 0)
         )
         row["first_reply_due_at"] = _first_reply_target(slas.get(conv.workspace_id), conv, row["started_at"])
+        row["approval_s"] = approvals.get(conv.id, [])
         conv_rows.append(row)
         msg_rows.extend(_message_rows(conv, messages, calendar))
     if conv_rows:
@@ -217,6 +225,7 @@ def _conversation_row(
     replies = [x for x in messages if x.direction != "in" and x.counts_as_reply]
     # the same rule as the conversation's own clocks (storage/stats.py), from the same messages
     first_in = min((x.created_at for x in inbound), default=None)
+    opening = min(inbound, key=lambda x: (x.created_at, x.id), default=None)
     first_reply = min((x.at for x in replies if first_in is not None and x.at >= first_in), default=None)
     frt, frt_bh = _seconds(calendar, first_in, first_reply)
     resolved = conv.resolved_at if conv.status == "resolved" else None
@@ -245,6 +254,7 @@ def _conversation_row(
         "reply_count": len(replies),
         "automatic_count": sum(1 for x in messages if x.automatic),
         "reopen_count": reopens,
+        "moved_private": opening is not None and opening.is_public and any(not r.is_public for r in replies),
     }
 
 

@@ -308,7 +308,7 @@ def summary(
         return _exact_summary(session, workspace_id, since, until, by, business_hours)
     bh = "_bh" if business_hours else ""
     measures = {"first_response": f"first_response{bh}", "next_response": f"next_response{bh}",
-                "resolution": f"resolution{bh}"}  # fmt: skip
+                "resolution": f"resolution{bh}", "approval": "approval"}  # fmt: skip
     rows = rollups.read(
         session, workspace_id, by or "all", since=since, until=until, measures=measures.values()
     )
@@ -332,6 +332,7 @@ def summary(
                 "resolved": resolved,
                 "replies_per_resolution": _r(c["resolved_replies"] / resolved) if resolved else None,
                 "reopen_rate": _r(c["reopened"] / n),
+                "moved_to_private": _r(c["moved_private"] / n),
                 "first_reply_sla": {
                     "with_target": with_due,
                     "met": met,
@@ -346,8 +347,8 @@ def summary(
 
 _SUMMARY_ORDER = (
     "slice", "conversations", "customer_messages", "replies", "response_rate", "first_response",
-    "next_response", "resolution", "resolved", "replies_per_resolution", "reopen_rate", "first_reply_sla",
-    "business_hours",
+    "next_response", "resolution", "resolved", "replies_per_resolution", "reopen_rate", "moved_to_private",
+    "first_reply_sla", "approval", "business_hours",
 )  # fmt: skip
 
 
@@ -454,6 +455,8 @@ def _exact_summary(
                 if resolved
                 else None,
                 "reopen_rate": _r(sum(1 for c in rows if c.reopen_count) / n) if n else None,
+                "moved_to_private": _r(sum(1 for c in rows if c.moved_private) / n) if n else None,
+                "approval": _times([float(s) for c in rows for s in c.approval_s or []]),
                 "first_reply_sla": {
                     "with_target": len(with_due),
                     "met": len(met),

@@ -171,6 +171,9 @@ class Rollup:
             row["reopened"] += sign * (f["reopen_count"] > 0)
             row["sla_with_target"] += sign * (due is not None)
             row["sla_met"] += sign * met
+            row["moved_private"] += sign * bool(f["moved_private"])
+            for seconds in f["approval_s"] or ():
+                self._time(key, "approval", seconds, sign)
             if responded:
                 self._time(key, "first_response", f["first_response_s"], sign)
                 self._time(key, "first_response_bh", f["first_response_bh_s"], sign)

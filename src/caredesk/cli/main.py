@@ -403,7 +403,8 @@ def report_summary(
             "frt_median": r["first_response"]["median"], "frt_p90": r["first_response"]["p90"],
             "frt_within_60": r["first_response"]["within_60_minutes"],
             "nrt_median": r["next_response"]["median"], "resolution_median": r["resolution"]["median"],
-            "reopen_rate": r["reopen_rate"],
+            "reopen_rate": r["reopen_rate"], "moved_to_private": r["moved_to_private"],
+            "approval_median": r["approval"]["median"],
             "sla_attainment": r["first_reply_sla"]["attainment"],
         }
         for r in rows

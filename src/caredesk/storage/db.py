@@ -88,10 +88,14 @@ class Database:
             yield session
 
     def migrate(self) -> None:
-        """Bring the schema to the newest migration (idempotent)."""
+        """Bring the schema to the newest migration, and the stored report figures to today's definitions
+        (idempotent)."""
         from alembic import command  # noqa: PLC0415  (only needed at start-up)
 
         command.upgrade(alembic_config(self), "head")
+        from caredesk.analytics import upkeep  # noqa: PLC0415 (analytics imports storage)
+
+        upkeep.bring_up_to_date(self)
 
     def dispose(self) -> None:
         self.write_engine.dispose()

@@ -633,6 +633,8 @@ class ConversationFact(Base):
     automatic_count: Mapped[int]
     reopen_count: Mapped[int]
     first_reply_due_at: Mapped[datetime | None]  # under its SLA policy, kept after the reply (attainment)
+    moved_private: Mapped[bool] = mapped_column(default=False)  # began in public, answered in private
+    approval_s: Mapped[list[Any]] = mapped_column(default=list)  # each decided approval: request to decision
 
 
 class MessageFact(Base):
@@ -690,15 +692,25 @@ class SpikeWatch(Base):
     open_alert_id: Mapped[int | None] = mapped_column(sa.ForeignKey("spike_alerts.id"))
 
 
+class ReportState(Base):
+    """Which version of the report facts and roll-ups the stored rows were computed by (analytics/upkeep.py
+    recomputes them after an upgrade that changes their definition)."""
+
+    __tablename__ = "report_state"
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    version: Mapped[int]
+
+
 # Roll-ups (analytics/rollups.py): per workspace, local day and slice, the sums reports add up, kept
 # current by the facts' own transactions. Core tables: their columns come from the lists below.
 ROLLUP_COUNTS = (
     "conversations", "customer_messages", "replies", "automatic", "responded", "resolved",
     "resolved_replies", "reopened", "sla_with_target", "sla_met", "messages_in", "negative_in",
+    "moved_private",
 )  # fmt: skip
 ROLLUP_TIMES = (
     "first_response", "first_response_bh", "next_response", "next_response_bh",
-    "resolution", "resolution_bh", "reply", "reply_bh", "response", "response_bh",
+    "resolution", "resolution_bh", "reply", "reply_bh", "response", "response_bh", "approval",
 )  # fmt: skip
 ROLLUP_TIME_PARTS = ("n", "sum", "60", "1440")  # how many, their seconds, how many within 60 min / 24 h
 
