@@ -37,3 +37,4 @@ bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/triage.py
 	$(PY) bench/inbox.py
+	$(PY) bench/analytics.py

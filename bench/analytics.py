@@ -30,7 +30,7 @@ from cryptography.fernet import Fernet
 
 from caredesk.actions import admin, service_levels
 from caredesk.actions.base import Actor
-from caredesk.analytics import facts, reports, rollups
+from caredesk.analytics import reports, upkeep
 from caredesk.config import Settings
 from caredesk.domain.types import Role
 from caredesk.runtime import Runtime
@@ -167,13 +167,7 @@ def build(rt: Runtime, target: int, days: int) -> tuple[int, int, int]:
             session.execute(sa.insert(m.Message), rows)
             written += len(rows)
             conversations += batch
-    with rt.db.read() as session:
-        ids = list(session.scalars(sa.select(m.Conversation.id).order_by(m.Conversation.id)))
-    for start in range(0, len(ids), 2000):
-        with rt.db.write() as session:
-            facts.rebuild(session, ids[start : start + 2000], roll_up=False)
-    with rt.db.write() as session:
-        rollups.rebuild(session, [ws])
+    upkeep.recompute(rt.db)  # the facts, then the roll-ups from them
     with rt.db.write() as session:  # planner statistics, as autovacuum (PostgreSQL) would gather them
         session.execute(sa.text("ANALYZE"))
     return ws, written, conversations

@@ -32,29 +32,39 @@ def _store(session: Session, name: str, version: int) -> None:
         row.version = version
 
 
+def recompute(db: object, *, facts_too: bool = True) -> dict[str, int]:
+    """Recompute every conversation's facts (unless `facts_too` is off), then every roll-up from the
+    facts, and note today's versions; returns how many conversations and roll-up rows."""
+    from caredesk.analytics import facts, rollups  # noqa: PLC0415 (storage.db loads us lazily)
+    from caredesk.storage.db import Database  # noqa: PLC0415
+
+    assert isinstance(db, Database)
+    done = {"conversations": 0, "rollup_rows": 0}
+    if facts_too:
+        with db.read() as session:
+            ids = list(session.scalars(sa.select(m.Conversation.id).order_by(m.Conversation.id)))
+        if ids:
+            log.info("recomputing the report facts of %d conversations", len(ids))
+        for start in range(0, len(ids), CHUNK):
+            with db.write() as session:
+                facts.rebuild(session, ids[start : start + CHUNK], roll_up=False)
+        done["conversations"] = len(ids)
+    with db.write() as session:
+        done["rollup_rows"] = rollups.rebuild(session)
+        _store(session, "facts", FACTS_VERSION)
+        _store(session, "rollups", ROLLUP_VERSION)
+    return done
+
+
 def bring_up_to_date(db: object) -> dict[str, int]:
     """Recompute what an older release stored; returns how many conversations and roll-up rows were
     recomputed (both 0 when everything was current)."""
-    from caredesk.analytics import facts, rollups  # noqa: PLC0415 (storage.db loads us lazily)
     from caredesk.storage.db import Database  # noqa: PLC0415
 
     assert isinstance(db, Database)
     with db.read() as session:
         stored = _versions(session)
-    done = {"conversations": 0, "rollup_rows": 0}
     stale_facts = stored.get("facts") != FACTS_VERSION
-    if stale_facts:
-        with db.read() as session:
-            ids = list(session.scalars(sa.select(m.Conversation.id).order_by(m.Conversation.id)))
-        if ids:
-            log.info("recomputing the report facts of %d conversations (a new release)", len(ids))
-        for start in range(0, len(ids), CHUNK):
-            with db.write() as session:
-                facts.rebuild(session, ids[start : start + CHUNK], roll_up=False)
-        done["conversations"] = len(ids)
     if stale_facts or stored.get("rollups") != ROLLUP_VERSION:
-        with db.write() as session:
-            done["rollup_rows"] = rollups.rebuild(session)
-            _store(session, "facts", FACTS_VERSION)
-            _store(session, "rollups", ROLLUP_VERSION)
-    return done
+        return recompute(db, facts_too=stale_facts)
+    return {"conversations": 0, "rollup_rows": 0}

@@ -472,18 +472,11 @@ def _when(value: str | None, tz: Any) -> Any:
 def report_rebuild_facts(db: DbOption = None) -> None:
     """Recompute every conversation's report facts and the roll-ups (after an upgrade, or to apply
     today's calendars)."""
-    from caredesk.analytics import facts, rollups  # noqa: PLC0415
-    from caredesk.storage import models as m  # noqa: PLC0415
+    from caredesk.analytics import upkeep  # noqa: PLC0415
 
     rt = _open(db)
-    with rt.db.read() as session:
-        ids = list(session.scalars(sa.select(m.Conversation.id).order_by(m.Conversation.id)))
-    for start in range(0, len(ids), 2000):
-        with rt.db.write() as session:
-            facts.rebuild(session, ids[start : start + 2000], roll_up=False)
-    with rt.db.write() as session:
-        rows = rollups.rebuild(session)
-    typer.echo(f"facts rebuilt for {len(ids)} conversations; {rows} roll-up rows")
+    done = upkeep.recompute(rt.db)
+    typer.echo(f"facts rebuilt for {done['conversations']} conversations; {done['rollup_rows']} roll-up rows")
 
 
 @report_app.command("staffing")

@@ -8,6 +8,7 @@ keeps them live: it listens on `/live` (web/live.py) and swaps in the fresh part
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -233,16 +234,24 @@ def queue_rows(request: Request, rt: RtDep, query: QueueDep) -> Response:
     return templates.TemplateResponse(request, "_queue_rows.html", {"q": found_q, "views": VIEWS})
 
 
-def _supervised(session: Session, agent: m.Agent, ws: int | None) -> m.Workspace | None:
-    """The workspace this agent supervises (supervisor or admin there), the one asked for if any."""
+def workspace_where(
+    session: Session, agent: m.Agent, ws: int | None, allowed: Callable[[Role], bool]
+) -> m.Workspace | None:
+    """The workspace asked for if the agent's role there is allowed, else the first (by name) where it
+    is, else None."""
     rows = session.execute(
         sa.select(m.Workspace, m.Membership.role)
         .join(m.Membership, m.Membership.workspace_id == m.Workspace.id)
         .where(m.Membership.agent_id == agent.id)
         .order_by(m.Workspace.name)
     ).all()
-    allowed = [w for w, role in rows if Role(role).allows(Role.SUPERVISOR)]
-    return next((w for w in allowed if w.id == ws), allowed[0] if allowed else None)
+    fits = [w for w, role in rows if allowed(Role(role))]
+    return next((w for w in fits if w.id == ws), fits[0] if fits else None)
+
+
+def _supervised(session: Session, agent: m.Agent, ws: int | None) -> m.Workspace | None:
+    """The workspace this agent supervises (supervisor or admin there), the one asked for if any."""
+    return workspace_where(session, agent, ws, lambda role: role.allows(Role.SUPERVISOR))
 
 
 def _figures(rt: Runtime, agent: m.Agent, ws: int | None) -> tuple[m.Workspace | None, dict[str, Any]]:

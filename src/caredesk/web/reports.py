@@ -13,7 +13,6 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -24,6 +23,7 @@ from caredesk.domain.types import Role
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 from caredesk.web.i18n import set_language, templates
+from caredesk.web.pages import workspace_where
 
 report_pages = APIRouter(include_in_schema=False, dependencies=[Depends(set_language)])
 RANGES = (0, 7, 30, 90)  # 0: today so far
@@ -36,14 +36,7 @@ DaysQuery = Annotated[int, Query(ge=0, le=366)]
 def _readable(session: Session, agent: m.Agent, ws: int | None) -> m.Workspace | None:
     """The workspace whose reports this agent may read (analyst, supervisor or admin there), the one
     asked for if any."""
-    rows = session.execute(
-        sa.select(m.Workspace, m.Membership.role)
-        .join(m.Membership, m.Membership.workspace_id == m.Workspace.id)
-        .where(m.Membership.agent_id == agent.id)
-        .order_by(m.Workspace.name)
-    ).all()
-    allowed = [w for w, role in rows if Role(role) != Role.AGENT]
-    return next((w for w in allowed if w.id == ws), allowed[0] if allowed else None)
+    return workspace_where(session, agent, ws, lambda role: role != Role.AGENT)
 
 
 def _range(rt: Runtime, ws: m.Workspace, days: int) -> tuple[datetime, datetime]:
