@@ -346,6 +346,7 @@ def test_moved_to_private_and_approval_times(rt: Runtime, world: World) -> None:
         exact = reports.summary(s, world.ws.id, exact=True)
         rolled = reports.summary(s, world.ws.id)
         by_public = reports.summary(s, world.ws.id, by="public")
+        exported = reports.conversation_rows(s, world.ws.id)
     assert sorted(moved.values()) == [False, False, False, True]
     (whole,) = exact
     assert whole["conversations"] == 4 and whole["moved_to_private"] == 0.25
@@ -354,3 +355,6 @@ def test_moved_to_private_and_approval_times(rt: Runtime, world: World) -> None:
     assert_agree(rolled, exact)
     shares = {r["slice"]: r["moved_to_private"] for r in by_public}
     assert shares == {"public": 0.5, "private": 0.0}
+    assert [(r["moved_to_private"], r["approvals_decided"], r["approval_minutes"]) for r in exported] == [
+        (True, 0, None), (False, 0, None), (False, 0, None), (False, 2, 40.0)
+    ]  # fmt: skip

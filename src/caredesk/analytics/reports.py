@@ -130,7 +130,7 @@ EXPORT_COLUMNS = (
     "conversation_id", "workspace", "channel", "network", "public", "direct", "team", "assignee", "language",
     "topic", "priority", "status", "started_at", "first_reply_at", "first_response_minutes",
     "first_response_business_minutes", "resolved_at", "resolution_minutes", "resolution_business_minutes",
-    "customer_messages", "replies", "reopens",
+    "customer_messages", "replies", "reopens", "moved_to_private", "approvals_decided", "approval_minutes",
 )  # fmt: skip
 
 
@@ -182,6 +182,9 @@ def conversation_rows(
             "customer_messages": r.inbound_count,
             "replies": r.reply_count,
             "reopens": r.reopen_count,
+            "moved_to_private": r.moved_private,
+            "approvals_decided": len(r.approval_s or []),
+            "approval_minutes": minutes(sum(r.approval_s)) if r.approval_s else None,  # all of them, summed
         }
         for r in session.scalars(query.order_by(f.started_at, f.conversation_id))
     ]
