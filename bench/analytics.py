@@ -30,7 +30,7 @@ from cryptography.fernet import Fernet
 
 from caredesk.actions import admin, service_levels
 from caredesk.actions.base import Actor
-from caredesk.analytics import reports, upkeep
+from caredesk.analytics import charts, planning, reports, staffing, upkeep
 from caredesk.config import Settings
 from caredesk.domain.types import Role
 from caredesk.runtime import Runtime
@@ -45,6 +45,7 @@ TOPICS = ["billing", "delivery", "outage", "account", "returns", None]
 # arrivals per hour of the day (local), weekdays and weekends
 DAY_SHAPE = [1, 1, 1, 1, 1, 2, 4, 7, 10, 12, 12, 11, 10, 11, 12, 12, 11, 10, 9, 8, 7, 5, 3, 2]
 WEEKEND = 0.6
+PLAN = staffing.Demand(0.0, 3600, 300, 0.8, 3600, None, 1, 0.85, 0.3)  # the report page's assumptions
 
 
 def setup(rt: Runtime) -> tuple[int, list[int], list[int], list[int]]:
@@ -195,6 +196,8 @@ def queries(ws: int) -> list[tuple[str, Callable[[Any], Any]]]:
                                                                    business_hours=True)),
         ("heatmap, all time", lambda s: reports.hour_of_week(s, ws)),
         ("heatmap, 30 days, bh", lambda s: reports.hour_of_week(s, ws, since=month, business_hours=True)),
+        ("per day, 30 days", lambda s: charts.daily_figures(s, ws, month, local)),
+        ("staffing plan, 4 weeks", lambda s: planning.weekly_plan(s, ws, END, PLAN, until=local)),
     ]  # fmt: skip
     return out
 
