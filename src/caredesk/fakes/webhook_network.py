@@ -136,7 +136,10 @@ class ServerThread:
     """Runs an ASGI app with uvicorn in a background thread (demo and tests)."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        # open streams (the inbox's live updates) get 2 s to end when the server stops, then are cut
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True, name="fake-network")
 
