@@ -9,16 +9,14 @@ The same figures give the same bytes (no dates in the metadata, a fixed hash sal
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
 from sqlalchemy.orm import Session
 
 from caredesk.analytics import rollups
-from caredesk.storage import models as m
 
 FORMATS = ("svg", "png")
 CHARTS = ("volume", "response", "staffing", "daily")
@@ -77,13 +75,12 @@ def daily_figures(
     session: Session, workspace_id: int, since: datetime, until: datetime
 ) -> list[dict[str, Any]]:
     """Each local day in [since, until): customer messages and the median reply time (roll-ups)."""
-    ws = session.get(m.Workspace, workspace_id)
-    tz = ZoneInfo(ws.timezone if ws and ws.timezone else "UTC")
+    tz = rollups.time_zone(session, workspace_id)
     day: date = since.astimezone(tz).date()
     out = []
-    while datetime.combine(day, time(0), tzinfo=tz) < until:
-        start = max(since, datetime.combine(day, time(0), tzinfo=tz))
-        end = min(until, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz))
+    while rollups.midnight(day, tz) < until:
+        start = max(since, rollups.midnight(day, tz))
+        end = min(until, rollups.midnight(day + timedelta(days=1), tz))
         totals = rollups.read(session, workspace_id, "all", since=start, until=end, measures=["reply"]).get(
             ""
         )

@@ -5,7 +5,7 @@ Definitions: docs/metrics.md, "Staffing plan"."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from caredesk.analytics import staffing
 from caredesk.analytics.reports import DAY_NAMES, hour_of_week
+from caredesk.analytics.rollups import midnight, today_start
 from caredesk.domain.calendar import BusinessCalendar
 from caredesk.domain.clock import as_utc
 from caredesk.domain.types import Role
@@ -22,23 +23,19 @@ from caredesk.storage import models as m
 HISTORY_WEEKS = 4
 
 
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz)
-
-
 def history_range(now: datetime, tz: ZoneInfo, weeks: int = HISTORY_WEEKS) -> tuple[datetime, datetime]:
     """The default history: the `weeks` whole weeks of local days before today."""
-    today = as_utc(now).astimezone(tz).date()
-    return _local_midnight(today - timedelta(days=7 * weeks), tz), _local_midnight(today, tz)
+    today = today_start(now, tz)
+    return midnight(today.date() - timedelta(days=7 * weeks), tz), today
 
 
 def _occurrences(since: datetime, until: datetime, tz: ZoneInfo) -> list[int]:
     """How many times each weekday's local day starts in [since, until)."""
     counts = [0] * 7
     day = as_utc(since).astimezone(tz).date()
-    if _local_midnight(day, tz) < since:
+    if midnight(day, tz) < since:
         day += timedelta(days=1)
-    while _local_midnight(day, tz) < until:
+    while midnight(day, tz) < until:
         counts[day.weekday()] += 1
         day += timedelta(days=1)
     return counts
@@ -75,7 +72,7 @@ def rostered(session: Session, workspace_id: int, week_start: datetime) -> tuple
             by_team.setdefault(team_id, set()).add(agent_id)
     cells: list[list[set[int]]] = [[set() for _ in range(24)] for _ in range(7)]
     middles = [
-        (d, h, (_local_midnight(week_start.date() + timedelta(days=d), tz) + timedelta(hours=h, minutes=30)))
+        (d, h, (midnight(week_start.date() + timedelta(days=d), tz) + timedelta(hours=h, minutes=30)))
         for d in range(7)
         for h in range(24)
     ]
@@ -123,7 +120,7 @@ def weekly_plan(
     outcomes = staffing.plan({d * 24 + h: arrivals[d][h] for d in range(7) for h in range(24)}, hourly)
     today = as_utc(now).astimezone(tz).date()
     monday = today + timedelta(days=7 - today.weekday())
-    roster, unteamed = rostered(session, workspace_id, _local_midnight(monday, tz))
+    roster, unteamed = rostered(session, workspace_id, midnight(monday, tz))
     needed = [[outcomes[d * 24 + h].agents for h in range(24)] for d in range(7)]
     scheduled = [[outcomes[d * 24 + h].scheduled for h in range(24)] for d in range(7)]
     short = [(d, h) for d in range(7) for h in range(24) if roster[d][h] < scheduled[d][h]]

@@ -371,8 +371,14 @@ def _r(value: float) -> float:
     return round(value, 4)
 
 
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
+def midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The start of a local day."""
     return datetime.combine(day, time(0), tzinfo=tz)
+
+
+def today_start(now: datetime, tz: ZoneInfo) -> datetime:
+    """The start of the local day `now` falls in."""
+    return midnight(as_utc(now).astimezone(tz).date(), tz)
 
 
 def split_range(
@@ -383,15 +389,15 @@ def split_range(
     parts: list[tuple[datetime | None, datetime | None]] = []
     if since is not None:
         local = as_utc(since).astimezone(tz)
-        first = local.date() if local == _midnight(local.date(), tz) else local.date() + timedelta(days=1)
+        first = local.date() if local == midnight(local.date(), tz) else local.date() + timedelta(days=1)
     if until is not None:
         last = as_utc(until).astimezone(tz).date()
     if first is not None and last is not None and first > last:  # inside one day
         return first, first, [(since, until)]
-    if since is not None and first is not None and as_utc(since) < _midnight(first, tz):
-        parts.append((since, _midnight(first, tz)))
-    if until is not None and last is not None and _midnight(last, tz) < as_utc(until):
-        parts.append((_midnight(last, tz), until))
+    if since is not None and first is not None and as_utc(since) < midnight(first, tz):
+        parts.append((since, midnight(first, tz)))
+    if until is not None and last is not None and midnight(last, tz) < as_utc(until):
+        parts.append((midnight(last, tz), until))
     return first, last, parts
 
 

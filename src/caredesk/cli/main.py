@@ -611,10 +611,10 @@ def report_charts(
     """The weekly report as pictures: customer messages and median response per hour of the week,
     messages and median reply time day by day (the last 7 whole days, or --since/--until), and the
     staffing plan against next week's roster."""
-    from datetime import datetime, time, timedelta  # noqa: PLC0415
+    from datetime import timedelta  # noqa: PLC0415
     from zoneinfo import ZoneInfo  # noqa: PLC0415
 
-    from caredesk.analytics import charts  # noqa: PLC0415
+    from caredesk.analytics import charts, rollups  # noqa: PLC0415
     from caredesk.analytics.reports import hour_of_week  # noqa: PLC0415
 
     rt = _open(db)
@@ -622,8 +622,7 @@ def report_charts(
     start, end = _bounds(rt, ws_id, since, until)
     plan = _plan(rt, ws_id, since, until, (handle, target, within, concurrency, max_occupancy, shrinkage))
     tz = ZoneInfo(plan["time_zone"])
-    today = datetime.combine(rt.clock.now().astimezone(tz).date(), time(0), tzinfo=tz)
-    end = end or today
+    end = end or rollups.today_start(rt.clock.now(), tz)
     start = start or end - timedelta(days=7)
     with rt.db.read() as session:
         grid = hour_of_week(session, ws_id, since=start, until=end)

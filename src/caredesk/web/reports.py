@@ -9,7 +9,7 @@ roll-ups (analytics/rollups.py); definitions: docs/metrics.md.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from caredesk.analytics import charts, planning, reports, staffing
+from caredesk.analytics import charts, planning, reports, rollups, staffing
 from caredesk.api.deps import RtDep, session_agent
 from caredesk.domain.types import Role
 from caredesk.runtime import Runtime
@@ -43,7 +43,7 @@ def _range(rt: Runtime, ws: m.Workspace, days: int) -> tuple[datetime, datetime]
     """The last `days` whole local days, up to today's local midnight; 0: today so far."""
     tz = ZoneInfo(ws.timezone or "UTC")
     now = rt.clock.now()
-    today = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
+    today = rollups.today_start(now, tz)
     return (today, now) if days == 0 else (today - timedelta(days=days), today)
 
 
