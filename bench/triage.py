@@ -83,9 +83,13 @@ def main() -> None:
         "dense (lexicon, VADER, shape)",
         lambda b: feats.dense(cleaned_batches[id(b)], langs[id(b)]),
     )
-    x = feats.full(grams[id(first)], feats.dense(cleaned_batches[id(first)], langs[id(first)]))
-    others = [h for n, h in triager.heads.items() if n != "language"]
-    timed("other heads (matrix products)", lambda b: [h.proba(x) for h in others])
+    timed("per-language n-grams", lambda b: feats.crossed(grams[id(b)], langs[id(b)]))
+    f = triager.featurize([TriageInput(t) for t in first])
+    others = [n for n in triager.heads if n != "language"]
+    timed(
+        "other heads (matrix products)",
+        lambda b: [triager.heads[n].proba(triager.inputs(f, n)) for n in others],
+    )
     timed("urgency wording", lambda b: [find_urgency(t.lower()) for t in cleaned_batches[id(b)]])
     timed("personal data", lambda b: [find_pii(t) for t in b])
     timed("case references", lambda b: [find_case_refs(t) for t in b])

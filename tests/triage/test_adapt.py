@@ -119,3 +119,38 @@ def test_cli_adapt(rt: Runtime, world: World) -> None:
         ["triage", "adapt", "--workspace", "nope", "--db", rt.db.url.render_as_string(hide_password=False)],
     )
     assert result.exit_code == 2
+
+
+def test_an_adjustment_from_older_features_is_ignored_then_refitted(rt: Runtime, world: World) -> None:
+    """After an upgrade that changes the features, a stored adjustment is not applied to columns it was
+    not fitted on: the pipeline uses the shipped head, and the scheduled job refits it at once."""
+    _feed(rt, world, 120)
+    triager = default_triager()
+    assert adapt.adapt_workspace(rt, triager, world.ws.id) is not None
+    with rt.db.write() as s:
+        row = s.scalars(sa.select(m.TriageAdjustment)).one()
+        current = adapt.Adjustment.from_bytes("needs_reply", row.weights)
+        assert current.fits(triager)
+        old = adapt.Adjustment("needs_reply", current.coef, current.intercept, feature_version=1)
+        row.weights = old.to_bytes()
+        fitted_at = row.fitted_at
+    assert not adapt.Adjustment.from_bytes("needs_reply", old.to_bytes()).fits(triager)
+    narrower = adapt.Adjustment("needs_reply", current.coef[1:], current.intercept)
+    assert not narrower.fits(triager)
+
+    intake.accept(
+        rt,
+        world.channel.id,
+        [InboundEvent("q-2", START + timedelta(days=10), "when do you open on monday?", Author(id="q"))],
+    )
+    Pipeline(rt).drain()
+    with rt.db.read() as s:
+        msg = s.scalars(sa.select(m.Message).where(m.Message.external_id == "q-2")).one()
+    assert "needs_reply_shipped" not in msg.triage  # the stale adjustment was not applied
+
+    assert adapt.adapt_due(rt, triager) == 1  # refitted although fitted less than a day ago
+    with rt.db.read() as s:
+        row = s.scalars(sa.select(m.TriageAdjustment)).one()
+        assert adapt.Adjustment.from_bytes("needs_reply", row.weights).fits(triager)
+        assert row.fitted_at != fitted_at
+    assert adapt.adapt_due(rt, triager) == 0  # and not again until it is a day old

@@ -228,7 +228,8 @@ def test_workspace_topics_from_example_phrases() -> None:
     assert esim["topic"] == "esim"
     assert "default_topic" in esim
     assert other_ws["topic"] != "esim" and "topic_source" not in other_ws  # another workspace's topics
-    assert thanks["topic"] == "praise"
+    # no custom topic is forced on an unrelated message (the corpus labels a closing "thanks" praise or other)
+    assert thanks["topic"] in ("praise", "other") and "topic_source" not in thanks
     triager.set_topics(901, {})
     assert (
         triager.classify([TriageInput("roaming charges abroad", workspace_id=901)])[0]["topic"] != "roaming"

@@ -28,6 +28,9 @@ BLIND3 = Path(__file__).parent / "data" / "pii_blind3.jsonl"
 BLIND4 = Path(__file__).parent / "data" / "pii_blind4.jsonl"
 # The seventh, written blind in more languages and styles, also untouched.
 BLIND5 = Path(__file__).parent / "data" / "pii_blind5.jsonl"
+# The eighth, written blind in 29 languages (stated passwords and security answers, bank accounts in words),
+# also untouched.
+BLIND6 = Path(__file__).parent / "data" / "pii_blind6.jsonl"
 
 
 def _found(text: str, region_hint: str | None = None) -> list[tuple[str, str]]:
@@ -408,6 +411,7 @@ def evaluate(path: Path = DATA) -> tuple[Counter[str], Counter[str], Counter[str
         (BLIND3, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja"}),
         (BLIND4, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja", "hi"}),
         (BLIND5, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja", "hi"}),
+        (BLIND6, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja", "hi"}),
     ],
 )
 def test_labelled_set_is_well_formed(path: Path, languages: set[str]) -> None:
@@ -472,4 +476,11 @@ def test_second_untouched_blind_set() -> None:
     # Measured before any rule was changed for it: recall 0.742, precision 0.938.
     gold_n, recalled, pred_n, correct = evaluate(BLIND5)
     assert sum(recalled.values()) / sum(gold_n.values()) >= 0.74
+    assert sum(correct.values()) / max(1, sum(pred_n.values())) >= 0.93
+
+
+def test_third_untouched_blind_set() -> None:
+    # Measured before any rule was changed for it: recall 0.702, precision 0.934.
+    gold_n, recalled, pred_n, correct = evaluate(BLIND6)
+    assert sum(recalled.values()) / sum(gold_n.values()) >= 0.70
     assert sum(correct.values()) / max(1, sum(pred_n.values())) >= 0.93

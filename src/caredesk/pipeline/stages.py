@@ -118,7 +118,8 @@ class Triage:
             elif self._fitted.get(ws_id) != stored[ws_id][0]:
                 self._fitted[ws_id] = stored[ws_id][0]
                 learnt = adapt.Adjustment.from_bytes("needs_reply", stored[ws_id][1])
-                self.triager.set_adjustment(ws_id, learnt)
+                # fitted on another release's features: the shipped head alone until it is refitted
+                self.triager.set_adjustment(ws_id, learnt if learnt.fits(self.triager) else None)
 
 
 class ListenFilter:

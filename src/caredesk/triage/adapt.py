@@ -22,20 +22,29 @@ from sqlalchemy.orm import Session
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 from caredesk.triage.base import TriageInput
+from caredesk.triage.features import FEATURE_SPEC
 from caredesk.triage.model import ModelTriager
 
 
 @dataclass
 class Adjustment:
-    """Weights over the shared features, then one for the shipped head's logit, and an intercept."""
+    """Weights over the shared features, then one for the shipped head's logit, and an intercept; fitted
+    on the features of one `FEATURE_SPEC` version, and meaningless over any other."""
 
     head: str
     coef: np.ndarray  # float32, (n_features + 1,)
     intercept: float
+    feature_version: int = FEATURE_SPEC["version"]
 
     @classmethod
     def from_model(cls, head: str, model: LogisticRegression) -> Adjustment:
         return cls(head, model.coef_[0].astype(np.float32), float(model.intercept_[0]))
+
+    def fits(self, triager: ModelTriager) -> bool:
+        """Whether the adjustment was fitted on the features this triager computes."""
+        width = self.coef.shape[0] - 1
+        same_version = self.feature_version == FEATURE_SPEC["version"]
+        return bool(same_version and width == triager.heads[self.head].n_inputs)
 
     def proba(self, x: sp.csr_matrix, base_logit: np.ndarray) -> np.ndarray:
         z = np.asarray(x @ self.coef[:-1]).ravel() + base_logit * self.coef[-1] + self.intercept
@@ -43,13 +52,20 @@ class Adjustment:
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, coef=self.coef, intercept=np.array([self.intercept], dtype=np.float32))
+        np.savez_compressed(
+            buffer,
+            coef=self.coef,
+            intercept=np.array([self.intercept], dtype=np.float32),
+            feature_version=np.array([self.feature_version], dtype=np.int32),
+        )
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, head: str, data: bytes) -> Adjustment:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            return cls(head, z["coef"].astype(np.float32), float(z["intercept"][0]))
+            # adjustments stored before the version was recorded were fitted on version 1
+            version = int(z["feature_version"][0]) if "feature_version" in z.files else 1
+            return cls(head, z["coef"].astype(np.float32), float(z["intercept"][0]), version)
 
 
 def _with_base(x: sp.csr_matrix, base_logit: np.ndarray) -> sp.csr_matrix:
@@ -176,11 +192,20 @@ def adapt_workspace(rt: Runtime, triager: ModelTriager, workspace_id: int) -> di
 
 
 def adapt_due(rt: Runtime, triager: ModelTriager, every: timedelta = timedelta(days=1)) -> int:
-    """The scheduled job: refit every workspace whose adjustment is older than `every` (or missing)."""
+    """The scheduled job: refit every workspace whose adjustment is older than `every`, missing, or fitted
+    on features this release no longer computes (a new `FEATURE_SPEC`)."""
     now = rt.clock.now()
     with rt.db.read() as session:
-        rows = session.execute(sa.select(m.TriageAdjustment.workspace_id, m.TriageAdjustment.fitted_at)).all()
-        fitted: dict[int, datetime] = dict(rows)
+        rows = session.execute(
+            sa.select(
+                m.TriageAdjustment.workspace_id, m.TriageAdjustment.fitted_at, m.TriageAdjustment.weights
+            ).where(m.TriageAdjustment.head == "needs_reply")
+        ).all()
+        fitted: dict[int, datetime] = {
+            r.workspace_id: r.fitted_at
+            for r in rows
+            if Adjustment.from_bytes("needs_reply", r.weights).fits(triager)
+        }
         workspaces = list(session.scalars(sa.select(m.Workspace.id)))
     done = 0
     for ws in workspaces:

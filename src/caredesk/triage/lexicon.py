@@ -32,6 +32,24 @@ class _Table:
     phrase_lengths: tuple[int, ...] = ()
     phrase_starts: frozenset[str] = frozenset()
     substring_rx: re.Pattern[str] | None = None
+    _seen: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+
+    def word(self, token: str) -> tuple[int, int] | None:
+        """The value of one word: an exact term, else the longest stem it starts with. Remembered, since
+        most words of a stream are words seen before (at most 200,000 of them per language)."""
+        try:
+            return self._seen[token]
+        except KeyError:
+            pass
+        value = self.exact.get(token)
+        if value is None:
+            for n in self.stem_lengths:
+                if n <= len(token) and (hit := self.stems.get(token[:n])) is not None:
+                    value = hit
+                    break
+        if len(self._seen) < 200_000:
+            self._seen[token] = value
+        return value
 
 
 class Lexicon:
@@ -113,12 +131,7 @@ class Lexicon:
                             value, skip_to = hit, i + n
                             break
                     if value is None:
-                        value = table.exact.get(tok)
-                    if value is None:
-                        for n in table.stem_lengths:
-                            if n <= len(tok) and (hit := table.stems.get(tok[:n])) is not None:
-                                value = hit
-                                break
+                        value = table.word(tok)
                     if value is not None:
                         add(value, flip_left > 0, boost)
                     boost = False

@@ -44,6 +44,7 @@ class ModelTriager:
     def __init__(self, folder: Path = MODELS, encoder: embeddings.SentenceEncoder | None = None) -> None:
         self.heads = {name: LinearHead.load(folder, name) for name in HEAD_NAMES}
         self.features = Featurizer()
+        self._crossed_heads = {n for n, h in self.heads.items() if h.card.get("inputs") == "full+language"}
         self._topics: dict[int, tuple[dict[str, list[str]], topics.CustomTopics]] = {}
         self._adjustments: dict[int, Adjustment] = {}
         self.encoder = encoder if encoder is not None else embeddings.configured()
@@ -78,15 +79,27 @@ class ModelTriager:
                 # the language the author or the network declared, unless the text clearly says otherwise
                 decided = (hint, 0.9, decided[2])
             languages.append(decided)
-        dense = self.features.dense(cleaned, [lang for lang, _, _ in languages])
-        return Features(cleaned, grams, languages, dense, self.features.full(grams, dense))
+        codes = [lang for lang, _, _ in languages]
+        dense = self.features.dense(cleaned, codes)
+        x = self.features.full(grams, dense)
+        crossed = None
+        if self._crossed_heads:
+            crossed = sp.hstack([x, self.features.crossed(grams, codes)], format="csr")
+        return Features(cleaned, grams, languages, dense, x, crossed)
+
+    def inputs(self, f: Features, name: str) -> sp.csr_matrix:
+        """The matrix head `name` reads: the full features, or those and the per-language n-grams."""
+        if name in self._crossed_heads:
+            assert f.crossed is not None
+            return f.crossed
+        return f.x
 
     def classify(self, items: list[TriageInput]) -> list[dict[str, Any]]:
         if not items:
             return []
         f = self.featurize(items)
         cleaned, grams, lang_out, dense, x = f.cleaned, f.grams, f.languages, f.dense, f.x
-        p = {name: self.heads[name].proba(x) for name in HEAD_NAMES if name != "language"}
+        p = {name: self.heads[name].proba(self.inputs(f, name)) for name in HEAD_NAMES if name != "language"}
         shipped_reply = p["needs_reply"][:, 1]
         groups = _by_workspace(items)
         adjusted_reply: dict[int, float] = {}
@@ -158,6 +171,7 @@ class Features:
     languages: list[tuple[str | None, float, list[dict[str, Any]]]]  # (language, confidence, parts)
     dense: np.ndarray
     x: sp.csr_matrix  # n-grams and dense block: what every head but language reads
+    crossed: sp.csr_matrix | None = None  # x, then the per-language n-grams (heads reading full+language)
 
 
 def _by_workspace(items: list[TriageInput]) -> dict[int, list[int]]:

@@ -13,7 +13,7 @@ from caredesk.triage.embeddings import SentenceEncoder
 from caredesk.triage.features import Featurizer
 from caredesk.triage.text import clean
 
-MIN_SIMILARITY = 0.35
+MIN_SIMILARITY = 0.30  # unrelated care messages sit near 0.1-0.25 on the n-gram features
 MIN_SIMILARITY_EMBEDDED = 0.45  # sentence embeddings of unrelated texts sit near 0.1-0.3
 MAX_TOPICS = 50
 MAX_EXAMPLES = 50

@@ -203,10 +203,10 @@ def _fit(x: sp.csr_matrix, s: TrainingSet, classes: list[str], c: float) -> Logi
 
 HEADS: dict[str, tuple[list[str], float, str]] = {
     "language": (list(LATIN_LANGUAGES), 10.0, "ngrams"),
-    "sentiment": (["negative", "neutral", "positive"], 1.0, "full"),
+    "sentiment": (["negative", "neutral", "positive"], 1.0, "full+language"),
     "complaint": (["0", "1"], 1.0, "full"),
     "needs_reply": (["0", "1"], 1.0, "full"),
-    "topic": (list(TOPICS), 3.0, "full"),
+    "topic": (list(TOPICS), 10.0, "full"),
     **{f"urgency_{u}": (["0", "1"], 3.0, "full") for u in URGENCY_TYPES},
 }
 
@@ -231,6 +231,8 @@ def train(
             x = grams[:, : feat.n_char]
         else:
             x = feat.full(grams, feat.dense(cleaned, s.languages))
+            if block == "full+language":
+                x = sp.hstack([x, feat.crossed(grams, s.languages)], format="csr")
         model = _fit(x, s, classes, c)
         card: dict[str, Any] = {
             "inputs": block,
