@@ -105,6 +105,8 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
         ("GET", f"/api/v1/workspaces/{ws}/reports/reply-times", None, "reports"),
         ("GET", f"/api/v1/workspaces/{ws}/spike-alerts", None, "reports"),
         ("GET", f"/api/v1/workspaces/{ws}/reports/conversations.csv", None, "reports"),
+        ("GET", f"/api/v1/workspaces/{ws}/audit", None, "admin"),
+        ("GET", f"/api/v1/workspaces/{ws}/audit.csv", None, "admin"),
         ("GET", f"/api/v1/workspaces/{ws}/reports/summary", None, "reports"),
         ("GET", f"/api/v1/workspaces/{ws}/reports/heatmap", None, "reports"),
         ("GET", f"/api/v1/workspaces/{ws}/reports/staffing", None, "reports"),

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from caredesk.actions.admin import check_password
+from caredesk.actions import logins
 from caredesk.actions.base import Actor, record
 from caredesk.runtime import Runtime
 from caredesk.security.passwords import new_token, token_digest
@@ -24,8 +24,8 @@ class NewSession:
     max_age_seconds: int
 
 
-def start_session(rt: Runtime, email: str, password: str) -> NewSession:
-    agent = check_password(rt, email, password)
+def start_session(rt: Runtime, email: str, password: str, client: str | None = None) -> NewSession:
+    agent = logins.login(rt, email, password, client)
     token = new_token("cds")
     csrf = secrets.token_urlsafe(24)
     now = rt.clock.now()

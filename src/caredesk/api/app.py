@@ -19,7 +19,7 @@ from caredesk import __version__, web
 from caredesk.actions.reply_checks import ChecksFailed
 from caredesk.api.routes import api, hooks
 from caredesk.api.workflow_routes import ticket_hooks, workflow
-from caredesk.domain.errors import CaredeskError
+from caredesk.domain.errors import CaredeskError, TooManyAttempts
 from caredesk.runtime import Runtime
 from caredesk.web.live import live
 from caredesk.web.pages import pages
@@ -79,7 +79,8 @@ def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
         if isinstance(exc, ChecksFailed):
             body["checks"] = [f.view() for f in exc.findings]
         body.update(exc.details or {})
-        return JSONResponse(body, status_code=exc.status_code)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

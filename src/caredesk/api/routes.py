@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from caredesk.actions import admin, intake, presence, reply_checks, service_levels
+from caredesk.actions import admin, audit, intake, logins, presence, reply_checks, service_levels
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor, get_or_404, record, require, role_in
 from caredesk.analytics import spikes
@@ -52,8 +52,10 @@ class LoginIn(Strict):
 
 
 @api.post("/auth/login", tags=["auth"], summary="Exchange email and password for an API token")
-def login(body: LoginIn, rt: RtDep) -> dict[str, Any]:
-    agent = admin.check_password(rt, body.email, body.password)
+def login(body: LoginIn, rt: RtDep, request: Request) -> dict[str, Any]:
+    """Failed attempts are throttled per account and per client address: after too many, 429 with
+    Retry-After (actions/logins.py)."""
+    agent = logins.login(rt, body.email, body.password, request.client.host if request.client else None)
     token = admin.create_token(rt, Actor.agent(agent.id), agent_id=agent.id, name="login", days=30)
     return {"token": token, "token_type": "bearer", "agent_id": agent.id}
 
@@ -919,6 +921,51 @@ def report_conversations_csv(
         write_csv(rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="conversations-{workspace_id}.csv"'},
+    )
+
+
+@api.get("/workspaces/{workspace_id}/audit", tags=["audit"])
+def audit_events(
+    workspace_id: int,
+    actor: ActorDep,
+    rt: RtDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=audit.MAX_ROWS)] = 1000,
+) -> dict[str, Any]:
+    """The workspace's audit trail, oldest first (admins). Page on by passing `next` back as the query:
+    the pages cover the events up to the first request, whatever is recorded while paging."""
+    _zoned(since, until)
+    rows, upto = audit.export(
+        rt, actor, workspace_id, since=since, until=until, after_id=after_id, before_id=before_id, limit=limit
+    )
+    for row in rows:
+        row["data"] = json.loads(row["data"])
+    more = len(rows) == limit
+    return {
+        "events": rows,
+        "next": {"after_id": rows[-1]["id"], "before_id": upto} if more else None,
+    }
+
+
+@api.get("/workspaces/{workspace_id}/audit.csv", tags=["audit"])
+def audit_csv(
+    workspace_id: int,
+    actor: ActorDep,
+    rt: RtDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Response:
+    """The workspace's audit trail as a spreadsheet-safe CSV (at most 100,000 events: narrow the range for
+    more)."""
+    _zoned(since, until)
+    rows, _ = audit.export(rt, actor, workspace_id, since=since, until=until)
+    return Response(
+        write_csv(rows, audit.COLUMNS),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="audit-{workspace_id}.csv"'},
     )
 
 

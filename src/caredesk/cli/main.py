@@ -81,6 +81,49 @@ def init(db: DbOption = None) -> None:
 
 
 @app.command()
+def backup(
+    to: Annotated[Path, typer.Argument(help="The backup file to write (a new SQLite file).")],
+    db: DbOption = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace the file if it exists.")] = False,
+) -> None:
+    """Copy the embedded SQLite database to a file while the product runs (PostgreSQL: use pg_dump)."""
+    from caredesk.storage import backup as backups  # noqa: PLC0415
+
+    try:
+        done = backups.backup(_settings(db).database_url, to, overwrite=overwrite)
+    except CaredeskError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"backup written: {done.path} ({done.bytes:,} bytes; {_counts(done.rows)})")
+    typer.echo("the secret key is not in the backup: keep secret.key (or CAREDESK_SECRET_KEYS) apart")
+
+
+@app.command()
+def restore(
+    source: Annotated[Path, typer.Argument(help="A file written by caredesk backup.")],
+    db: DbOption = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace an existing database (stop caredesk first).")
+    ] = False,
+) -> None:
+    """Replace the embedded SQLite database with a backup, then bring its schema up to date."""
+    from caredesk.storage import backup as backups  # noqa: PLC0415
+
+    settings = _settings(db)
+    try:
+        done = backups.restore(source, settings.database_url, overwrite=overwrite)
+    except CaredeskError as exc:
+        _fail(exc)
+        return
+    Runtime.open(settings).close()  # a backup from an older release is migrated here
+    typer.echo(f"restored {done.path} from {source} ({_counts(done.rows)})")
+
+
+def _counts(rows: dict[str, int]) -> str:
+    return ", ".join(f"{n:,} {table}" for table, n in rows.items())
+
+
+@app.command()
 def serve(
     db: DbOption = None,
     host: str = "127.0.0.1",
@@ -693,6 +736,42 @@ def add_agent(
         _fail(exc if isinstance(exc, CaredeskError) else CaredeskError(str(exc)))
         return
     typer.echo(f"agent {agent.id} {agent.email}")
+
+
+@admin_app.command("audit")
+def audit_export(
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug (default: everything).")] = None,
+    db: DbOption = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.csv,
+    since: SinceOption = None,
+    until: UntilOption = None,
+) -> None:
+    """The audit trail (every recorded action, oldest first), as spreadsheet-safe CSV or JSON lines."""
+    from caredesk.actions import audit  # noqa: PLC0415
+    from caredesk.actions.base import Actor  # noqa: PLC0415
+    from caredesk.analytics.reports import write_csv  # noqa: PLC0415
+
+    rt = _open(db)
+    try:
+        ws_id = _workspace_id(rt, workspace) if workspace else None
+        start, end = _bounds(rt, ws_id, since, until)
+        after, upto, rows = 0, None, []
+        while True:
+            page, upto = audit.export(
+                rt, Actor.system(), ws_id, since=start, until=end, after_id=after, before_id=upto
+            )
+            rows.extend(page)
+            if len(page) < audit.MAX_ROWS:
+                break
+            after = page[-1]["id"]
+    except CaredeskError as exc:
+        _fail(exc)
+        return
+    if fmt == Format.csv:
+        typer.echo(write_csv(rows, audit.COLUMNS), nl=False)
+    else:
+        for r in rows:
+            typer.echo(json.dumps({**r, "data": json.loads(r["data"])}, ensure_ascii=False))
 
 
 @admin_app.command("token")

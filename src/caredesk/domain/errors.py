@@ -38,6 +38,17 @@ class TooLarge(CaredeskError):
     status_code = 413
 
 
+class TooManyAttempts(CaredeskError):
+    """Throttled (failed logins): the API answers 429 with a Retry-After header."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.details = {"retry_after": retry_after}
+
+
 class NotConfigured(CaredeskError):
     """The deployment is missing a setting (a channel without its secret): not the caller's fault."""
 

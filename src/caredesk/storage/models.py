@@ -143,6 +143,18 @@ class WebSession(Base):
     created_at: Mapped[datetime]
 
 
+class LoginThrottle(Base):
+    """Failed logins counted per account and per client address (actions/logins.py). The key is a digest
+    ("account:<email>" or "client:<address>"), so what someone typed as an email is never stored."""
+
+    __tablename__ = "login_throttles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_start: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+
+
 # --- channels and intake ------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from caredesk.actions.cases import linked, refs_of
 from caredesk.actions.sessions import end_session, start_session
 from caredesk.analytics import spikes
 from caredesk.api.deps import SESSION_COOKIE, RtDep, session_agent
-from caredesk.domain.errors import CaredeskError, Forbidden, Unauthorized
+from caredesk.domain.errors import CaredeskError, Forbidden, TooManyAttempts, Unauthorized
 from caredesk.domain.types import Role, Status
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
@@ -403,9 +403,17 @@ def login(
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
     try:
-        new = start_session(rt, email, password)
+        new = start_session(rt, email, password, request.client.host if request.client else None)
     except Unauthorized as exc:
         return templates.TemplateResponse(request, "login.html", {"error": exc.message}, status_code=401)
+    except TooManyAttempts as exc:
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"error": exc.message},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
