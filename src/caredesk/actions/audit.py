@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from caredesk.actions.base import Actor, record, require
+from caredesk.analytics.reports import write_csv
 from caredesk.domain.errors import InvalidInput
 from caredesk.domain.types import Role
 from caredesk.runtime import Runtime
@@ -28,6 +29,14 @@ COLUMNS = (
     "data",
 )
 MAX_ROWS = 100_000
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Spreadsheet-safe CSV of exported rows, each event's data as one JSON cell."""
+    flat = [
+        {**r, "data": json.dumps(r["data"], sort_keys=True, ensure_ascii=False, default=str)} for r in rows
+    ]
+    return write_csv(flat, COLUMNS)
 
 
 def export(
@@ -86,7 +95,7 @@ def export(
                 "actor_email": email,
                 "conversation_id": e.conversation_id,
                 "message_id": e.message_id,
-                "data": json.dumps(e.data, sort_keys=True, ensure_ascii=False, default=str),
+                "data": e.data,
             }
             for e, email in rows
         ]

@@ -40,13 +40,12 @@ def _keys(email: str, client: str | None) -> dict[str, int]:
     return keys
 
 
-def _locked_for(session: Session, keys: dict[str, int], now: datetime) -> float:
-    rows = session.scalars(
-        sa.select(m.LoginThrottle.locked_until).where(
-            m.LoginThrottle.key.in_(keys), m.LoginThrottle.locked_until.is_not(None)
-        )
+def _throttles(session: Session, keys: dict[str, int]) -> dict[str, datetime | None]:
+    """Each counted key -> when its lock ends (None: failures counted, not locked)."""
+    rows = session.execute(
+        sa.select(m.LoginThrottle.key, m.LoginThrottle.locked_until).where(m.LoginThrottle.key.in_(keys))
     )
-    return max([(as_utc(u) - now).total_seconds() for u in rows if u is not None] + [0.0])
+    return {key: as_utc(until) if until is not None else None for key, until in rows}
 
 
 def login(rt: Runtime, email: str, password: str, client: str | None = None) -> m.Agent:
@@ -55,7 +54,8 @@ def login(rt: Runtime, email: str, password: str, client: str | None = None) -> 
     now = rt.clock.now()
     keys = _keys(email, client)
     with rt.db.read() as session:
-        wait = _locked_for(session, keys, now)
+        counted = _throttles(session, keys)
+    wait = max([(u - now).total_seconds() for u in counted.values() if u is not None] + [0.0])
     if wait > 0:
         raise TooManyAttempts(_wait_message(wait), retry_after=math.ceil(wait))
     try:
@@ -63,8 +63,10 @@ def login(rt: Runtime, email: str, password: str, client: str | None = None) -> 
     except Unauthorized:
         _failed(rt, email, keys, now)
         raise
-    with rt.db.write() as session:
-        session.execute(sa.delete(m.LoginThrottle).where(m.LoginThrottle.key == next(iter(keys))))
+    account = next(iter(keys))
+    if account in counted:  # a success clears the account's count (no write when there is none)
+        with rt.db.write() as session:
+            session.execute(sa.delete(m.LoginThrottle).where(m.LoginThrottle.key == account))
     return agent
 
 

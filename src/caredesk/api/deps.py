@@ -27,6 +27,11 @@ def get_rt(request: Request) -> Runtime:
 RtDep = Annotated[Runtime, Depends(get_rt)]
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address (behind a trusted proxy, the one it forwarded): what logins are throttled by."""
+    return request.client.host if request.client else None
+
+
 def session_agent(rt: Runtime, request: Request) -> tuple[m.Agent, m.WebSession] | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:

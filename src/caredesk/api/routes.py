@@ -26,7 +26,7 @@ from caredesk.analytics.reports import (
     write_csv,
 )
 from caredesk.analytics.staffing import Demand
-from caredesk.api.deps import ActorDep, RtDep
+from caredesk.api.deps import ActorDep, RtDep, client_address
 from caredesk.connectors import length, registry
 from caredesk.domain.errors import CaredeskError, Forbidden, InvalidInput, NotFound
 from caredesk.domain.types import Capability, Presence, Role, Status
@@ -55,7 +55,7 @@ class LoginIn(Strict):
 def login(body: LoginIn, rt: RtDep, request: Request) -> dict[str, Any]:
     """Failed attempts are throttled per account and per client address: after too many, 429 with
     Retry-After (actions/logins.py)."""
-    agent = logins.login(rt, body.email, body.password, request.client.host if request.client else None)
+    agent = logins.login(rt, body.email, body.password, client_address(request))
     token = admin.create_token(rt, Actor.agent(agent.id), agent_id=agent.id, name="login", days=30)
     return {"token": token, "token_type": "bearer", "agent_id": agent.id}
 
@@ -917,11 +917,7 @@ def report_conversations_csv(
         record(
             session, actor, "report.exported", workspace_id=workspace_id, at=rt.clock.now(), **record_export
         )
-    return Response(
-        write_csv(rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="conversations-{workspace_id}.csv"'},
-    )
+    return _csv_download(write_csv(rows), f"conversations-{workspace_id}.csv")
 
 
 @api.get("/workspaces/{workspace_id}/audit", tags=["audit"])
@@ -941,8 +937,6 @@ def audit_events(
     rows, upto = audit.export(
         rt, actor, workspace_id, since=since, until=until, after_id=after_id, before_id=before_id, limit=limit
     )
-    for row in rows:
-        row["data"] = json.loads(row["data"])
     more = len(rows) == limit
     return {
         "events": rows,
@@ -962,10 +956,14 @@ def audit_csv(
     more)."""
     _zoned(since, until)
     rows, _ = audit.export(rt, actor, workspace_id, since=since, until=until)
+    return _csv_download(audit.csv_text(rows), f"audit-{workspace_id}.csv")
+
+
+def _csv_download(text: str, filename: str) -> Response:
     return Response(
-        write_csv(rows, audit.COLUMNS),
+        text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="audit-{workspace_id}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 

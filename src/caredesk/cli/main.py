@@ -749,7 +749,6 @@ def audit_export(
     """The audit trail (every recorded action, oldest first), as spreadsheet-safe CSV or JSON lines."""
     from caredesk.actions import audit  # noqa: PLC0415
     from caredesk.actions.base import Actor  # noqa: PLC0415
-    from caredesk.analytics.reports import write_csv  # noqa: PLC0415
 
     rt = _open(db)
     try:
@@ -768,10 +767,10 @@ def audit_export(
         _fail(exc)
         return
     if fmt == Format.csv:
-        typer.echo(write_csv(rows, audit.COLUMNS), nl=False)
+        typer.echo(audit.csv_text(rows), nl=False)
     else:
         for r in rows:
-            typer.echo(json.dumps({**r, "data": json.loads(r["data"])}, ensure_ascii=False))
+            typer.echo(json.dumps(r, ensure_ascii=False, default=str))
 
 
 @admin_app.command("token")

@@ -72,9 +72,9 @@ def _check(path: Path) -> dict[str, int]:
         raise CaredeskError(f"{path}: not a readable SQLite database ({exc})") from None
 
 
-def _copy(source: Path, target: Path, *, replacing_database: bool = False) -> None:
-    """SQLite's online backup of `source` into a new file beside `target`, then renamed over it: a reader
-    of `target` sees the old file or the whole copy, never half of one."""
+def _copy(source: Path, target: Path, *, replacing_database: bool = False) -> dict[str, int]:
+    """SQLite's online backup of `source` into a new file beside `target`, checked, then renamed over it:
+    a reader of `target` sees the old file or the whole copy, never half of one. Returns its counts."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
@@ -82,7 +82,7 @@ def _copy(source: Path, target: Path, *, replacing_database: bool = False) -> No
         with _connect(source, read_only=True) as src, _connect(partial, read_only=False) as dst:
             src.backup(dst)  # in one step: a snapshot as of one moment, even while others write
             dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
-        _check(partial)
+        counts = _check(partial)
         with open(partial, "rb") as fh:
             os.fsync(fh.fileno())
         if replacing_database:
@@ -90,6 +90,7 @@ def _copy(source: Path, target: Path, *, replacing_database: bool = False) -> No
             for stale in (target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
                 stale.unlink(missing_ok=True)
         os.replace(partial, target)
+        return counts
     finally:
         partial.unlink(missing_ok=True)
 
@@ -103,8 +104,8 @@ def backup(url: str, target: Path, *, overwrite: bool = False) -> Copied:
         raise InvalidInput(f"{target} exists: choose a new file name, or pass --overwrite")
     if target.resolve() == source.resolve():
         raise InvalidInput("the backup cannot be the database itself")
-    _copy(source, target)
-    return Copied(target, target.stat().st_size, _check(target))
+    counts = _copy(source, target)
+    return Copied(target, target.stat().st_size, counts)
 
 
 def restore(source: Path, url: str, *, overwrite: bool = False) -> Copied:
@@ -118,5 +119,5 @@ def restore(source: Path, url: str, *, overwrite: bool = False) -> Copied:
         raise InvalidInput(f"{target} exists: pass --overwrite to replace it with the backup")
     if target.exists() and target.resolve() == source.resolve():
         raise InvalidInput("the backup is the database itself")
-    _copy(source, target, replacing_database=True)
-    return Copied(target, target.stat().st_size, _check(target))
+    counts = _copy(source, target, replacing_database=True)
+    return Copied(target, target.stat().st_size, counts)

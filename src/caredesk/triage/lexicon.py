@@ -32,7 +32,7 @@ class _Table:
     phrase_lengths: tuple[int, ...] = ()
     phrase_starts: frozenset[str] = frozenset()
     substring_rx: re.Pattern[str] | None = None
-    _seen: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+    _seen: dict[str, tuple[int, int] | None] = field(default_factory=dict, compare=False, repr=False)
 
     def word(self, token: str) -> tuple[int, int] | None:
         """The value of one word: an exact term, else the longest stem it starts with. Remembered, since

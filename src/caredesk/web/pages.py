@@ -25,7 +25,7 @@ from caredesk.actions.base import Actor, role_in
 from caredesk.actions.cases import linked, refs_of
 from caredesk.actions.sessions import end_session, start_session
 from caredesk.analytics import spikes
-from caredesk.api.deps import SESSION_COOKIE, RtDep, session_agent
+from caredesk.api.deps import SESSION_COOKIE, RtDep, client_address, session_agent
 from caredesk.domain.errors import CaredeskError, Forbidden, TooManyAttempts, Unauthorized
 from caredesk.domain.types import Role, Status
 from caredesk.runtime import Runtime
@@ -403,7 +403,7 @@ def login(
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
     try:
-        new = start_session(rt, email, password, request.client.host if request.client else None)
+        new = start_session(rt, email, password, client_address(request))
     except Unauthorized as exc:
         return templates.TemplateResponse(request, "login.html", {"error": exc.message}, status_code=401)
     except TooManyAttempts as exc:
