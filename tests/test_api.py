@@ -100,6 +100,7 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
         ("POST", f"/api/v1/conversations/{conv}/tags", {"name": "delivery"}, "agent"),
         ("DELETE", f"/api/v1/conversations/{conv}/tags/delivery", None, "agent"),
         ("POST", "/api/v1/contacts/1/merge", {"into_contact_id": 1}, "agent"),
+        ("POST", "/api/v1/contacts/1/erase", None, "admin"),
         ("POST", "/api/v1/outbox/1/retry", None, "agent"),
         ("GET", f"/api/v1/workspaces/{ws}/reports/kpis", None, "reports"),
         ("GET", f"/api/v1/workspaces/{ws}/reports/reply-times", None, "reports"),
@@ -126,6 +127,8 @@ def endpoints(world: World, conv: int) -> list[tuple[str, str, dict[str, Any] | 
         ("POST", f"/api/v1/conversations/{conv}/checks", {"text": "On its way"}, "agent"),
         ("GET", f"/api/v1/workspaces/{ws}/policy", None, "analyst"),
         ("PUT", f"/api/v1/workspaces/{ws}/policy", {"words": ["guaranteed"]}, "admin"),
+        ("GET", f"/api/v1/workspaces/{ws}/retention", None, "analyst"),
+        ("PUT", f"/api/v1/workspaces/{ws}/retention", {"days": 400}, "admin"),
         ("POST", f"/api/v1/workspaces/{ws}/take-next", None, "agent"),
         (
             "PUT",

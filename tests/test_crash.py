@@ -12,10 +12,17 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
-from caredesk.actions import intake
+from caredesk.actions import admin, intake
+from caredesk.actions import conversations as conv_actions
+from caredesk.actions.base import Actor
 from caredesk.domain.types import Author, InboundEvent
+from caredesk.fakes.webhook_network import ServerThread
+from caredesk.fakes.x import FakeX
+from caredesk.pipeline.runner import Pipeline
 from caredesk.runtime import Runtime
+from caredesk.security.vault import SecretBox
 from caredesk.storage import models as m
 from tests.conftest import World
 
@@ -23,8 +30,10 @@ pytestmark = pytest.mark.slow
 N = 1300  # three batches of 500: the kill lands inside the second
 
 
-def _worker(url: str, data_dir: Path, fault: str | None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CAREDESK_DATA_DIR": str(data_dir)}
+def _worker(
+    url: str, data_dir: Path, fault: str | None, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CAREDESK_DATA_DIR": str(data_dir), **(extra or {})}
     env.pop("CAREDESK_FAULT_PAUSE", None)
     if fault:
         env["CAREDESK_FAULT_PAUSE"] = fault
@@ -99,3 +108,92 @@ def test_sigkill_mid_batch_then_restart_processes_every_event_exactly_once(
     assert received == N
     assert dead == 0
     assert total == N
+
+
+REPLIES = 30  # three claims of 10: the kill lands inside the first, right after the 4th is published
+
+
+def test_sigkill_while_sending_publishes_every_reply_exactly_once(
+    rt: Runtime, database_url: str, tmp_path: Path
+) -> None:
+    """The sender is killed after X accepted a reply but before the outcome was written. Once the lease
+    has run out, the restarted sender finds that reply on X (X drops no repeats) instead of posting it
+    again, sends the rest, and every reply is on X exactly once."""
+    key = Fernet.generate_key()
+    rt.vault = SecretBox([key])  # the worker process decrypts the channel's credentials with this key
+    world = World(rt)
+    x = FakeX(brand_username="acme_care", brand_id="1600000000000000001")
+    server = ServerThread(x.app).start()
+    try:
+        channel = admin.create_channel(
+            rt, Actor.system(), workspace_id=world.ws.id, connector="x", name="X @acme_care",
+            config={"base_url": server.url, "user_id": x.brand.id},
+            credentials={"bearer_token": x.bearer_token, "user_token": x.user_token,
+                         "consumer_secret": x.consumer_secret},
+            own_account_id=x.brand.id,
+        )  # fmt: skip
+        t0 = datetime.now(UTC) - timedelta(minutes=30)
+        events = []
+        for i in range(REPLIES):
+            user = x.user(f"cust{i}", name=f"Customer {i}")
+            tweet = x.post(user.id, f"@acme_care my order {i} is late", at=t0 + timedelta(seconds=i))
+            events.append(
+                InboundEvent(tweet.id, tweet.created_at, tweet.text,
+                             Author(id=user.id, handle=f"@{user.username}", name=user.name),
+                             public=True, thread=tweet.conversation_id)
+            )  # fmt: skip
+        assert intake.accept(rt, channel.id, events).accepted == REPLIES
+        Pipeline(rt).drain()
+        with rt.db.read() as s:
+            convs = list(s.scalars(sa.select(m.Conversation.id).order_by(m.Conversation.id)))
+        assert len(convs) == REPLIES
+        for i, conv in enumerate(convs):
+            conv_actions.reply(rt, world.actor("agent"), conv, f"Sorry about order {i}, on it", public=True,
+                               sign=False, confirm=True)  # fmt: skip
+
+        env = {"CAREDESK_SECRET_KEYS": key.decode()}
+        marker = tmp_path / "paused"
+        proc = _worker(database_url, tmp_path / "data", f"sent:{marker}:120:4", env)
+        try:
+            deadline = time.monotonic() + 90
+            while not marker.exists():
+                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+                assert time.monotonic() < deadline, "the sender never published its fourth reply"
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        brand_posts = lambda: [t for t in x.tweets.values() if t.author_id == x.brand.id]  # noqa: E731
+        sent = sa.select(sa.func.count()).select_from(m.Outbox).where(m.Outbox.status == "sent")
+        assert len(brand_posts()) == 4 and _count(rt, sent) == 3  # the 4th is on X, not marked sent
+        with rt.db.write() as s:  # stands in for waiting out the 5-minute lease
+            s.execute(
+                sa.update(m.Outbox)
+                .where(m.Outbox.status == "sending")
+                .values(claimed_until=datetime.now(UTC) - timedelta(seconds=1))
+            )
+
+        proc = _worker(database_url, tmp_path / "data", None, env)
+        try:
+            deadline = time.monotonic() + 120
+            while _count(rt, sent) < REPLIES:
+                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+                assert time.monotonic() < deadline, "the restarted sender did not drain the outbox"
+                time.sleep(0.1)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    finally:
+        server.stop()
+
+    posts = brand_posts()
+    assert len(posts) == REPLIES  # none twice, none lost
+    assert len({t.replied_to for t in posts}) == REPLIES  # one under each customer's post
+    with rt.db.read() as s:
+        outbox = s.execute(sa.select(m.Outbox.status, m.Outbox.attempts, m.Message.external_id)
+                           .join(m.Message, m.Message.id == m.Outbox.message_id)).all()  # fmt: skip
+    assert {status for status, _, _ in outbox} == {"sent"}
+    assert sorted(ext for _, _, ext in outbox) == sorted(t.id for t in posts)  # each knows its post
+    assert sorted(attempts for _, attempts, _ in outbox)[-7:] == [2] * 7  # the 4th to 10th were claimed twice

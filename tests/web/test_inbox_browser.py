@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from caredesk.actions import admin, approvals, canned, service_levels
+from caredesk.actions import admin, approvals, canned, erasure, service_levels
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor
 from caredesk.api.app import create_app
@@ -135,6 +135,28 @@ def test_the_queue_is_live_and_customer_text_never_runs(browser: Any, live: Live
     page.keyboard.press("Enter")
     page.wait_for_selector("#composer")
     assert page.evaluate("window.__pwned") is None
+
+
+def test_hidden_characters_are_shown_and_an_erased_conversation_says_so(browser: Any, live: Live) -> None:
+    page = _login(browser, live.url, "agent")
+    live.customer(
+        "h1", "refund for invoice\u202efdp.exe please\u200b\U000e0061\U000e0062", name="Eve\u2066 Hale"
+    )
+    row = page.wait_for_selector("tr[data-conversation]", timeout=5000)
+    assert "[RLO]" in row.inner_text() and "Eve[LRI] Hale" in row.inner_text()
+    with live.rt.db.read() as s:
+        msg = s.scalars(sa.select(m.Message).where(m.Message.external_id == "h1")).one()
+    page.goto(f"{live.url}/c/{msg.conversation_id}")
+    shown = page.inner_text("#thread-body")
+    assert "invoice[RLO]fdp.exe please[ZWSP][hidden text: ab]" in shown
+    assert "\u202e" not in shown and "\u200b" not in shown  # the characters themselves never reach the page
+    assert msg.text.endswith("\u200b\U000e0061\U000e0062")  # stored as the network sent it
+
+    erasure.erase_contact(live.rt, Actor.system(), int(msg.contact_id or 0))
+    page.reload()
+    shown = page.inner_text("#thread-body")
+    assert "personal data erased" in shown and "invoice" not in shown
+    assert "Eve" not in page.inner_text("main")
 
 
 def test_two_agents_one_conversation_canned_response_and_move_to_private(browser: Any, live: Live) -> None:

@@ -72,7 +72,10 @@ def record(
     at: Any,
     **data: Any,
 ) -> None:
-    """Append one row to the event log, in the same transaction as the change it describes."""
+    """Append one row to the event log, in the same transaction as the change it describes.
+
+    The log is append-only and outlives erasure (actions/erasure.py): `data` holds ids, kinds, counts and
+    settings, never what a customer wrote or who they are (no texts, names, handles or case references)."""
     session.add(
         m.Event(
             workspace_id=workspace_id,

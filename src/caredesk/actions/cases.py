@@ -114,9 +114,10 @@ def add_link(rt: Runtime, actor: Actor, conversation_id: int, kind: str, value: 
         conv = get_or_404(session, m.Conversation, conversation_id, "conversation")
         require(session, actor, conv.workspace_id, Role.AGENT)
         link_refs(session, [_row(conv, kind, value, "agent", now)])
+        # The value is the customer's: it stays in case_links, which erasure reaches, not in the log.
         record(
             session, actor, "case.linked", workspace_id=conv.workspace_id, conversation_id=conv.id, at=now,
-            ref_kind=kind, value=value,
+            ref_kind=kind,
         )  # fmt: skip
         return refs_of(session, conv.id)
 
@@ -160,12 +161,14 @@ def escalate(rt: Runtime, actor: Actor, conversation_id: int, note: str | None =
         if ticket.get("id") or ticket.get("status") == "requested":
             shown = ticket.get("id") or "requested"
             raise Conflict(f"this conversation is already escalated (ticket {shown})")
-        conv.external_ticket = {"status": "requested", "webhook_id": hook.id, "requested_at": now.isoformat()}
+        conv.external_ticket = {"status": "requested", "webhook_id": hook.id, "requested_at": now.isoformat(),
+                                **({"note": note} if note else {})}  # fmt: skip
         conv.updated_at = now
         conv.version = (conv.version or 1) + 1
+        # The note may quote the customer: it is on the conversation (erasure reaches it), not in the log.
         record(
             session, actor, "conversation.escalated", workspace_id=conv.workspace_id, conversation_id=conv.id,
-            at=now, webhook_id=hook.id, note=note or None,
+            at=now, webhook_id=hook.id,
         )  # fmt: skip
         result = dict(conv.external_ticket)
     rt.bus.publish("conversations.changed", {"ids": [conversation_id], "kind": "escalated"})

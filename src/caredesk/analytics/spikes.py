@@ -174,11 +174,12 @@ def evaluate(rt: Runtime, session: Session, ws: m.Workspace, end: datetime) -> m
     session.add(alert)
     session.flush()
     watch.open_alert_id, watch.calm = alert.id, 0
+    # The examples' texts stay on the alert (erasure reaches it), not in the log.
     record(
         session, Actor.system(), "spike.alert", workspace_id=ws.id, at=rt.clock.now(), alert_id=alert.id,
         metric=main.metric, observed=main.observed, expected=alert.expected,
         interval_start=alert.interval_start.isoformat(), top_terms=detail["top_terms"],
-        examples=detail["examples"],
+        examples=[{k: v for k, v in x.items() if k != "text"} for x in detail["examples"]],
     )  # fmt: skip
     rt.bus.publish("spike", {"workspace_id": ws.id, "id": alert.id, "open": True})
     return alert

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from caredesk.actions import admin, audit, intake, logins, presence, reply_checks, service_levels
+from caredesk.actions import admin, audit, erasure, intake, logins, presence, reply_checks, service_levels
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor, get_or_404, record, require, role_in
 from caredesk.analytics import spikes
@@ -573,6 +573,33 @@ class MergeIn(Strict):
 def post_merge(contact_id: int, body: MergeIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
     target = conv_actions.merge_contacts(rt, actor, contact_id, body.into_contact_id)
     return {"id": target.id, "name": target.name}
+
+
+@api.post("/contacts/{contact_id}/erase", tags=["contacts"])
+def post_erase(contact_id: int, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    """Erase the contact's personal data, on the customer's request (admin): every text, name, handle and
+    network payload of its conversations; times and counts stay for the reports. It cannot be undone."""
+    return erasure.erase_contact(rt, actor, contact_id)
+
+
+class RetentionIn(Strict):
+    days: int | None = Field(
+        description="keep conversations this many days after their last message; null: for ever"
+    )
+
+
+@api.get("/workspaces/{workspace_id}/retention", tags=["workspaces"])
+def get_retention(workspace_id: int, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    with rt.db.read() as session:
+        require(session, actor, workspace_id, Role.ANALYST)
+        ws = get_or_404(session, m.Workspace, workspace_id, "workspace")
+        return erasure.retention_of(ws.settings)
+
+
+@api.put("/workspaces/{workspace_id}/retention", tags=["workspaces"])
+def put_retention(workspace_id: int, body: RetentionIn, actor: ActorDep, rt: RtDep) -> dict[str, Any]:
+    """The retention rule (admin): conversations are erased this many days after their last message."""
+    return erasure.set_retention(rt, actor, workspace_id, body.days)
 
 
 @api.post("/outbox/{outbox_id}/retry", tags=["conversations"], status_code=202)

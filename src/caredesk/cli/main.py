@@ -773,6 +773,52 @@ def audit_export(
             typer.echo(json.dumps(r, ensure_ascii=False, default=str))
 
 
+@admin_app.command("erase-contact")
+def erase_contact(contact_id: int, db: DbOption = None) -> None:
+    """Erase a contact's personal data on the customer's request (it cannot be undone): every text, name,
+    handle and network payload of its conversations; times and counts stay for the reports."""
+    from caredesk.actions import erasure  # noqa: PLC0415
+    from caredesk.actions.base import Actor  # noqa: PLC0415
+
+    rt = _open(db)
+    try:
+        out = erasure.erase_contact(rt, Actor.system(), contact_id)
+    except CaredeskError as exc:
+        _fail(exc)
+        return
+    typer.echo(
+        f"contact {contact_id} erased: {out['conversations']} conversations, {out['messages']} messages, "
+        f"{out['contacts']} contact records"
+    )
+
+
+@admin_app.command("retention")
+def retention(
+    workspace: Annotated[str, typer.Argument(help="Workspace slug.")],
+    days: Annotated[int | None, typer.Option(help="Keep conversations this many days; 0: for ever.")] = None,
+    now: Annotated[bool, typer.Option("--now", help="Erase what is past the rule now.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Show or set the workspace's retention rule; the worker applies it hourly (or --now)."""
+    from caredesk.actions import erasure  # noqa: PLC0415
+    from caredesk.actions.base import Actor  # noqa: PLC0415
+    from caredesk.storage import models as m  # noqa: PLC0415
+
+    rt = _open(db)
+    try:
+        ws_id = _workspace_id(rt, workspace)
+        if days is not None:
+            erasure.set_retention(rt, Actor.system(), ws_id, days or None)
+        with rt.db.read() as session:
+            rule = erasure.retention_of(session.get(m.Workspace, ws_id).settings)
+    except CaredeskError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"keep conversations {rule['days']} days" if rule["days"] else "keep conversations for ever")
+    if now:
+        typer.echo(f"erased {erasure.apply_retention(rt)} conversations")
+
+
 @admin_app.command("token")
 def create_token(
     email: str, name: str = "cli", days: int = 90, read_only: bool = False, db: DbOption = None

@@ -74,6 +74,7 @@ class SpoolStatus(enum.StrEnum):
     PENDING = "pending"
     DONE = "done"
     DEAD = "dead"  # parked in dead_letters with the error
+    ERASED = "erased"  # processed, then its payload erased (actions/erasure.py); kept to refuse redelivery
 
 
 @dataclass(slots=True)

@@ -12,12 +12,9 @@ in dead_letters with its stage and error, and the rest go through.
 from __future__ import annotations
 
 import logging
-import os
-import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from caredesk.domain.codec import event_from_dict
 from caredesk.domain.types import SpoolStatus
+from caredesk.faults import checkpoint
 from caredesk.pipeline.core import Item, Stage, StageContext
 from caredesk.pipeline.stages import default_stages
 from caredesk.runtime import Runtime
@@ -186,24 +184,3 @@ def retry_dead(rt: Runtime, spool_ids: list[int] | None = None) -> int:
                 .values(retried_at=now)
             )
     return len(ids)
-
-
-_checkpoint_hits: dict[str, int] = {}
-
-
-def checkpoint(name: str) -> None:
-    """Fault injection for crash tests: CAREDESK_FAULT_PAUSE=<stage>:<marker file>:<seconds>[:<nth>].
-
-    The nth time (default: first) the named stage is reached, the marker file is written and the process
-    sleeps, so a test can SIGKILL it in the middle of a batch. Unset in production: one lookup per stage.
-    """
-    spec = os.environ.get("CAREDESK_FAULT_PAUSE")
-    if not spec:
-        return
-    stage, marker, seconds, *nth = spec.split(":")
-    if stage != name:
-        return
-    _checkpoint_hits[name] = _checkpoint_hits.get(name, 0) + 1
-    if _checkpoint_hits[name] == int(nth[0] if nth else 1):
-        Path(marker).write_text(str(os.getpid()))
-        time.sleep(float(seconds))

@@ -68,6 +68,8 @@ class Database:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Freed space is overwritten with zeros: erased personal data does not linger in the file.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -96,6 +98,17 @@ class Database:
         from caredesk.analytics import upkeep  # noqa: PLC0415 (analytics imports storage)
 
         upkeep.bring_up_to_date(self)
+
+    def reclaim(self) -> None:
+        """After an erasure: on SQLite, copy the write-ahead log into the database and truncate it, so the
+        page images it held from before the erasure are gone (best effort: a long reader may hold some back
+        until the next checkpoint). PostgreSQL needs nothing: autovacuum reclaims the old row versions."""
+        if self.is_sqlite:
+            raw = self.write_engine.raw_connection()  # outside any transaction (no BEGIN is issued)
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                raw.close()
 
     def dispose(self) -> None:
         self.write_engine.dispose()

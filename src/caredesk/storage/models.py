@@ -234,6 +234,7 @@ class Contact(Base):
     merged_into_id: Mapped[int | None] = _fk("contacts.id", nullable=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+    erased_at: Mapped[datetime | None]  # personal data erased (actions/erasure.py); the row stays for counts
     identities: Mapped[list[ContactIdentity]] = relationship(back_populates="contact", lazy="raise")
 
 
@@ -310,6 +311,9 @@ class Conversation(Base):
     version: Mapped[int] = mapped_column(default=1)  # bumped on every change (collision guard, caches)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Its personal data erased (a contact's erasure or the workspace's retention rule): texts, names and
+    # handles are gone; times, counts, language, sentiment and topic stay for the reports.
+    erased_at: Mapped[datetime | None]
 
 
 class Message(Base):

@@ -238,6 +238,7 @@ def conversation_summary(
         "sla_policy_id": c.sla_policy_id,
         "snoozed_until": c.snoozed_until,
         "resolved_at": c.resolved_at,
+        "erased_at": c.erased_at,  # its personal data was erased (texts are empty)
         "message_count": c.message_count,
         "tags": tags,
         "external_ticket": c.external_ticket or None,

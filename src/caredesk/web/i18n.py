@@ -27,6 +27,8 @@ from babel.support import NullTranslations, Translations
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from caredesk.web.visible import reveal
+
 HERE = Path(__file__).parent
 LOCALE_DIR = HERE / "locale"
 DOMAIN = "caredesk"
@@ -156,6 +158,7 @@ def _environment() -> jinja2.Environment:
         newstyle=True,
     )
     env.globals["js_catalogue"] = js_catalogue
+    env.filters["reveal"] = reveal  # customer text: hidden characters shown (web/visible.py)
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": str}  # datetimes as ISO text
     return env
 

@@ -111,6 +111,7 @@ def payload(session: Session, delivery: m.OutgoingDelivery) -> dict[str, Any]:
             "external_ticket": conv.external_ticket or None,
         }
         if delivery.event_type == "conversation.escalated":
+            body["data"] = {**body["data"], "note": (conv.external_ticket or {}).get("note")}
             recent = session.scalars(
                 sa.select(m.Message)
                 .where(m.Message.conversation_id == conv.id)
@@ -119,6 +120,17 @@ def payload(session: Session, delivery: m.OutgoingDelivery) -> dict[str, Any]:
             )
             body["transcript"] = [_message(x) for x in reversed(list(recent))]
             body["case_refs"] = cases.refs_of(session, conv.id)
+    if delivery.event_type == "spike.alert":  # the examples' texts are on the alert, not in the event log
+        alert = session.get(m.SpikeAlert, delivery.data.get("alert_id") or 0)
+        texts = {
+            x.get("message_id"): x.get("text") for x in (alert.detail if alert else {}).get("examples", [])
+        }
+        body["data"] = {
+            **body["data"],
+            "examples": [
+                {**x, "text": texts.get(x.get("message_id"))} for x in delivery.data.get("examples", [])
+            ],
+        }
     msg = session.get(m.Message, delivery.message_id) if delivery.message_id else None
     if msg is not None:
         body["message"] = _message(msg)

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from caredesk.actions import erasure
 from caredesk.actions.conversations import dispatch_waiting, release_snoozed, watch_slas
 from caredesk.actions.greetings import post_due as post_greetings
 from caredesk.analytics import spikes
@@ -84,6 +85,7 @@ class Workers:
                 30.0,
             ),
             ("adapt", self._adapt, None, 3600.0),
+            ("retention", lambda: erasure.apply_retention(self.rt) and 0, None, 3600.0),
         ]
         if self.streamer is not None:
             specs.append(

@@ -25,6 +25,7 @@ from caredesk.connectors import registry
 from caredesk.connectors.base import ChannelContext, Connector
 from caredesk.domain.errors import CaredeskError, ConnectorError
 from caredesk.domain.types import OutboundReply, OutboxStatus, SendResult
+from caredesk.faults import checkpoint
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 
@@ -144,6 +145,7 @@ class Sender:
                 result = connector.find_published(item.request)
             if result is None:
                 result = connector.send(item.request)
+                checkpoint("sent")  # crash tests: published, the outcome not yet written
         except ConnectorError as exc:
             self._failed(item, exc.message, retryable=exc.retryable, retry_after=exc.retry_after)
             return

@@ -43,9 +43,14 @@ class Mention:
     url: str
 
 
+def _list(value: Any) -> list[Any]:
+    """A list field; anything else (a malformed payload) counts as empty."""
+    return value if isinstance(value, list) else []
+
+
 def mentions_of(status: Mapping[str, Any]) -> list[Mention]:
     out = []
-    for item in status.get("mentions") or []:
+    for item in _list(status.get("mentions")):
         if isinstance(item, Mapping) and item.get("id") is not None and item.get("acct"):
             out.append(
                 Mention(
@@ -203,7 +208,7 @@ def status_text(status: Mapping[str, Any], *, own_id: str | None = None) -> str:
     if body:
         parts.append(body)
     attachments = []
-    for media in status.get("media_attachments") or []:
+    for media in _list(status.get("media_attachments")):
         if not isinstance(media, Mapping):
             continue
         kind = str(media.get("type") or "attachment")

@@ -33,21 +33,35 @@ def parse_time(value: Any) -> datetime:
 
 
 def _str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
+    """A text or id field; anything else (objects, lists, booleans) counts as absent."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        return None
+    return str(value)
 
 
-def author_of(account: Mapping[str, Any]) -> Author:
+def _id(value: Any, what: str) -> str:
+    found = _str(value)
+    if found is None:
+        raise InvalidInput(f"Mastodon {what} without a usable id")
+    return found
+
+
+def author_of(account: Any) -> Author:
+    if not isinstance(account, Mapping):
+        raise InvalidInput("Mastodon status without an account")
     followers = account.get("followers_count")
+    counted = isinstance(followers, int) and not isinstance(followers, bool) and followers >= 0
+    acct = account.get("acct")
     return Author(
-        id=str(account["id"]),
-        handle=f"@{account['acct']}" if account.get("acct") else None,
+        id=_id(account.get("id"), "account"),
+        handle=f"@{acct}" if isinstance(acct, str) and acct else None,
         name=_str(account.get("display_name")) or _str(account.get("username")),
-        followers=followers if isinstance(followers, int) and followers >= 0 else None,
+        followers=followers if counted else None,
     )
 
 
 def dm_thread(status: Mapping[str, Any], own_id: str) -> str:
-    people = {str(status["account"]["id"])} | {m.id for m in mentions_of(status)}
+    people = {author_of(status.get("account")).id} | {m.id for m in mentions_of(status)}
     people.discard(own_id)
     return DM_PREFIX + ",".join(sorted(people, key=id_key))
 
@@ -61,12 +75,8 @@ def thread_people(thread: str | None) -> list[str]:
 
 def status_event(status: Mapping[str, Any], own_id: str, raw: dict[str, Any]) -> InboundEvent:
     """One status, written by a customer or by the brand itself (then direction OUT, addressed to someone)."""
-    try:
-        account = status["account"]
-        status_id = str(status["id"])
-        author = author_of(account)
-    except (KeyError, TypeError):
-        raise InvalidInput("Mastodon status without an id or an account") from None
+    status_id = _id(status.get("id"), "status")
+    author = author_of(status.get("account"))
     direct = status.get("visibility") == "direct"
     own = author.id == own_id
     event = InboundEvent(
