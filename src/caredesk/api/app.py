@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from caredesk import __version__, web
 from caredesk.actions.reply_checks import ChecksFailed
@@ -29,6 +31,36 @@ from caredesk.web.team import team_pages
 from caredesk.workers.loop import Workers
 
 log = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER = 5  # seconds
+# What any operation may answer besides its success, always as {"detail": text} (domain/errors.py).
+ERROR_ANSWERS = {
+    400: "Bad request",
+    401: "Not authenticated, or a webhook's signature is missing or wrong",
+    403: "The caller's role or token scope does not allow this",
+    404: "Not found, or not in one of the caller's workspaces",
+    409: "Conflicts with the current state (already done, changed meanwhile, a replayed webhook)",
+    413: "The request body is too large",
+    422: "Invalid input",
+    429: "Too many attempts; Retry-After says when to try again",
+    502: "The network refused or failed",
+    503: "The database or a setting is unavailable; Retry-After says when to try again",
+}
+
+
+def _routes(routes: Iterable[Any]) -> Iterator[BaseRoute]:
+    """Every route, inside included routers too (FastAPI wraps each included router in one route)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _routes(inner.routes)
+        elif isinstance(route, BaseRoute):
+            yield route
+
+
+def _methods_matching(route: BaseRoute, request: Request) -> set[str]:
+    match, _ = route.matches({**request.scope, "method": "GET"})
+    methods = getattr(route, "methods", None)
+    return set(methods or ()) if match != Match.NONE else set()
 
 
 def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
@@ -95,9 +127,28 @@ def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
         # an id or number beyond the database's 64-bit integers (SQLite refuses to bind it)
         return JSONResponse({"detail": "invalid request: a number is out of range"}, status_code=422)
 
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database is down, unreachable, full or busy: 503 with Retry-After, so a network redelivers
+        # its webhook and a client tries again; the transaction was rolled back, nothing is half-written.
+        # Logged without the statement's parameters (they may hold customer text).
+        reason = str(getattr(exc, "orig", None) or type(exc).__name__).strip().splitlines()[0][:200]
+        log.warning("database unavailable during %s %s: %s", request.method, request.url.path, reason)
+        return JSONResponse(
+            {"detail": "the database is unavailable; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
+
+    for unavailable in (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError):
+        app.add_exception_handler(unavailable, database_unavailable)
+
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = exc.headers
+        if exc.status_code == 405:  # Allow: every method of the path, not only the first route's
+            methods = {m for route in _routes(app.routes) for m in _methods_matching(route, request)}
+            headers = {**(headers or {}), "Allow": ", ".join(sorted(methods))}
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     def openapi() -> dict[str, Any]:
         """The generated spec, with the error bodies the handlers above really send: {"detail": text}."""
@@ -105,15 +156,23 @@ def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
             spec = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            schemas = spec.get("components", {}).get("schemas", {})
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            error = {
+                "title": "Error",
+                "type": "object",
+                "properties": {"detail": {"title": "Detail", "type": "string"}},
+                "required": ["detail"],
+            }
+            schemas["Error"] = error
             if "HTTPValidationError" in schemas:
-                schemas["HTTPValidationError"] = {
-                    "title": "Error",
-                    "type": "object",
-                    "properties": {"detail": {"title": "Detail", "type": "string"}},
-                    "required": ["detail"],
-                }
+                schemas["HTTPValidationError"] = error
                 schemas.pop("ValidationError", None)
+            body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+            for operations in spec.get("paths", {}).values():
+                for operation in operations.values():
+                    responses = operation.setdefault("responses", {})
+                    for code, meaning in ERROR_ANSWERS.items():
+                        responses.setdefault(str(code), {"description": meaning, "content": body})
             app.openapi_schema = spec
         return app.openapi_schema
 
