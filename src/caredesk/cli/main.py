@@ -819,6 +819,29 @@ def retention(
         typer.echo(f"erased {erasure.apply_retention(rt)} conversations")
 
 
+@admin_app.command("new-key")
+def new_key() -> None:
+    """Print a new encryption key for stored secrets (to put first in CAREDESK_SECRET_KEYS or secret.key)."""
+    from cryptography.fernet import Fernet  # noqa: PLC0415
+
+    typer.echo(Fernet.generate_key().decode())
+
+
+@admin_app.command("rotate-keys")
+def rotate_keys(db: DbOption = None) -> None:
+    """Re-encrypt every stored credential and webhook secret with the newest key (the first configured);
+    afterwards the older keys can be removed."""
+    from caredesk.actions import keys  # noqa: PLC0415
+
+    rt = _open(db)
+    try:
+        count = keys.reencrypt(rt)
+    except CaredeskError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"re-encrypted {count} secrets with the newest key; the older keys may now be removed")
+
+
 @admin_app.command("token")
 def create_token(
     email: str, name: str = "cli", days: int = 90, read_only: bool = False, db: DbOption = None

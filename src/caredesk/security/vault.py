@@ -49,4 +49,8 @@ class SecretBox:
         return data
 
     def rotate(self, token: str) -> str:
-        return self._fernet.rotate(token.encode()).decode()
+        """The same secret, encrypted with the newest key."""
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken as exc:
+            raise CaredeskError("a stored secret cannot be decrypted with the configured keys") from exc
