@@ -18,6 +18,11 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     streaming: bool = False  # run STREAM connectors' streams (workers/streamer.py) instead of polling them
     poll_seconds: int | None = None  # at most this long between two polls of a channel (default: connector's)
+    # OpenID Connect single sign-on (security/oidc.py): on when the issuer and the client id are set
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str = ""
+    oidc_label: str = "single sign-on"
 
     @property
     def key_file(self) -> Path:
@@ -42,4 +47,8 @@ def load_settings(database_url: str | None = None, data_dir: Path | None = None)
         public_url=os.environ.get("CAREDESK_PUBLIC_URL", f"http://{host}:{port}"),
         streaming=os.environ.get("CAREDESK_STREAMING", "") == "1",
         poll_seconds=int(poll) if (poll := os.environ.get("CAREDESK_POLL_SECONDS")) else None,
+        oidc_issuer=os.environ.get("CAREDESK_OIDC_ISSUER") or None,
+        oidc_client_id=os.environ.get("CAREDESK_OIDC_CLIENT_ID") or None,
+        oidc_client_secret=os.environ.get("CAREDESK_OIDC_CLIENT_SECRET", ""),
+        oidc_label=os.environ.get("CAREDESK_OIDC_LABEL", "single sign-on"),
     )

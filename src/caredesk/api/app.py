@@ -27,6 +27,7 @@ from caredesk.web.live import live
 from caredesk.web.pages import pages
 from caredesk.web.reports import report_pages
 from caredesk.web.settings import settings_pages
+from caredesk.web.sso import sso_pages
 from caredesk.web.team import team_pages
 from caredesk.workers.loop import Workers
 
@@ -87,6 +88,7 @@ def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
     app.include_router(hooks)
     app.include_router(ticket_hooks)
     app.include_router(pages)
+    app.include_router(sso_pages)
     app.include_router(live)
     app.include_router(settings_pages)
     app.include_router(team_pages)
