@@ -358,3 +358,14 @@ def test_moved_to_private_and_approval_times(rt: Runtime, world: World) -> None:
     assert [(r["moved_to_private"], r["approvals_decided"], r["approval_minutes"]) for r in exported] == [
         (True, 0, None), (False, 0, None), (False, 0, None), (False, 2, 40.0)
     ]  # fmt: skip
+
+
+def test_the_commands_csv_never_starts_a_cell_with_a_formula(capsys: pytest.CaptureFixture[str]) -> None:
+    from caredesk.cli.main import Format, _rows_out
+
+    hostile = ['=HYPERLINK("http://evil.example")', "+1", "-2+3", "@SUM(A1)", "\tx", "plain"]
+    _rows_out([{"name": v, "n": -4} for v in hostile], Format.csv, ["name", "n"], [])
+    cells = [c for row in csv.reader(io.StringIO(capsys.readouterr().out)) for c in row]
+    assert cells[:2] == ["name", "n"] and "plain" in cells and "-4" in cells  # numbers stay numbers
+    texts = [c for c in cells[2:] if c != "-4"]
+    assert texts == ["'" + v if v != "plain" else v for v in hostile]  # shown as text, never run

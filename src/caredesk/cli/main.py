@@ -285,10 +285,12 @@ def report_kpis(
         typer.echo(json.dumps(rows, indent=2))
         return
     if fmt == Format.csv:
+        from caredesk.analytics.reports import safe_cell  # noqa: PLC0415
+
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["workspace"])
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: safe_cell(v) for k, v in row.items()} for row in rows)  # no formulas
         typer.echo(buffer.getvalue(), nl=False)
         return
     headers = ["workspace", "inbound", "responded", "rate", "FRT median", "FRT p90", "≤60 min"]
@@ -314,10 +316,12 @@ def _rows_out(rows: list[dict[str, Any]], fmt: Format, headers: list[str], table
         typer.echo(json.dumps(rows, indent=2))
         return
     if fmt == Format.csv:
+        from caredesk.analytics.reports import safe_cell  # noqa: PLC0415
+
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else headers)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: safe_cell(v) for k, v in row.items()} for row in rows)  # no formulas
         typer.echo(buffer.getvalue(), nl=False)
         return
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *table, strict=False)]
