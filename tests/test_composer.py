@@ -260,3 +260,13 @@ def test_two_agents_see_each_other_and_a_stale_draft_must_be_confirmed(
         assert (
             session.scalar(sa.select(sa.func.count()).select_from(m.ConversationPresence)) == 1
         )  # agent's, stale
+
+
+def test_a_customers_text_is_never_expanded_as_a_variable() -> None:
+    """A name is inserted as it is: braces in it are not variables, and never reach the agent's data."""
+    from caredesk.actions.canned import render_text
+
+    values = {"customer.first_name": "{agent.email}", "agent.email": "agent@example.com", "agent.name": None}
+    text, fields = render_text("Hi {customer.first_name}, I am {agent.name}", values)
+    assert text == "Hi {agent.email}, I am [[agent.name]]"
+    assert "agent@example.com" not in text and fields == ["agent.name"]
