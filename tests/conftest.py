@@ -125,6 +125,15 @@ def rt(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
 
 
 @pytest.fixture
+def pg_rt(pg_schema_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    """A runtime on PostgreSQL alone, for what only PostgreSQL does (many processes on one database)."""
+    _truncate_pg(pg_schema_url)
+    runtime = make_runtime(pg_schema_url, tmp_path / "data")
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
 def sqlite_rt(sqlite_template: Path, tmp_path: Path) -> Iterator[Runtime]:
     target = tmp_path / "caredesk.db"
     shutil.copy(sqlite_template, target)

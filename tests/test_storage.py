@@ -48,3 +48,20 @@ def test_times_are_stored_and_returned_as_utc(rt: Runtime) -> None:
     )
     with pytest.raises(sa.exc.StatementError, match="naive"), rt.db.write() as s:
         s.add(m.Workspace(slug="naive", name="n", created_at=datetime(2026, 1, 1)))  # noqa: DTZ001
+
+
+def test_a_periodic_job_runs_in_one_process_at_a_time(rt: Runtime) -> None:
+    """Database.singleton: on PostgreSQL an advisory lock, so of the processes sharing a database one runs
+    a job while the others skip that round; SQLite has one writing process, which always runs it."""
+    from caredesk.storage.db import Database  # noqa: PLC0415
+
+    other = Database(rt.db.url.render_as_string(hide_password=False))  # another process's engine
+    try:
+        with rt.db.singleton("caredesk.timers") as first:
+            assert first
+            with other.singleton("caredesk.timers") as second, other.singleton("caredesk.adapt") as third:
+                assert second is rt.db.is_sqlite and third  # another job is not held back
+        with other.singleton("caredesk.timers") as after:
+            assert after  # released at the end of the block
+    finally:
+        other.dispose()

@@ -23,6 +23,7 @@ class Settings:
     oidc_client_id: str | None = None
     oidc_client_secret: str = ""
     oidc_label: str = "single sign-on"
+    bus: str = "postgresql"  # live updates between processes on PostgreSQL (bus.py); "local": one process
 
     @property
     def key_file(self) -> Path:
@@ -51,4 +52,5 @@ def load_settings(database_url: str | None = None, data_dir: Path | None = None)
         oidc_client_id=os.environ.get("CAREDESK_OIDC_CLIENT_ID") or None,
         oidc_client_secret=os.environ.get("CAREDESK_OIDC_CLIENT_SECRET", ""),
         oidc_label=os.environ.get("CAREDESK_OIDC_LABEL", "single sign-on"),
+        bus=os.environ.get("CAREDESK_BUS", "postgresql"),
     )

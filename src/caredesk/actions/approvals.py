@@ -143,7 +143,7 @@ def decide(
         requester = session.get(m.Agent, row.requester_id)
         out = approval_out(row, msg.text, requester.name if requester else None)
     if approve:
-        rt.outbox_ready.set()
+        rt.wake("outbox")
     rt.bus.publish(
         "agent.notice",
         {"agent_id": out["requester_id"], "kind": f"approval.{out['status']}", "approval_id": approval_id,

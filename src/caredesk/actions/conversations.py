@@ -139,7 +139,7 @@ def reply(
                 at=now,
                 public=visibility_public,
             )
-    rt.outbox_ready.set()
+    rt.wake("outbox")
     _changed(rt, conversation_id, "approval" if held else "reply")
     return msg
 
@@ -714,4 +714,4 @@ def retry_failed(rt: Runtime, actor: Actor, outbox_id: int) -> None:
             message_id=outbox.message_id,
             at=now,
         )
-    rt.outbox_ready.set()
+    rt.wake("outbox")

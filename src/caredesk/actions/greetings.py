@@ -198,7 +198,7 @@ def post_due(rt: Runtime) -> int:
             if changed:
                 ws.settings = {**(ws.settings or {}), "greetings": greetings}
     if posted:
-        rt.outbox_ready.set()
+        rt.wake("outbox")
     return posted
 
 

@@ -51,7 +51,7 @@ def accept(
                 .values(cursor=cursor, poll_failures=0, last_error=None)
             )
     if inserted:
-        rt.intake_ready.set()
+        rt.wake("intake")
     return Accepted(accepted=inserted, duplicates=len(events) - inserted)
 
 

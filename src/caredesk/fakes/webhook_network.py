@@ -35,6 +35,7 @@ class FakeChannel:
     # Answers to give before succeeding: HTTP status codes, or 0 for "hang past the client's timeout".
     fail_next: list[int] = field(default_factory=list)
     hang_seconds: float = 3.0
+    keys_received: list[str] = field(default_factory=list)  # every Idempotency-Key posted, repeats included
 
 
 class FakeWebhookNetwork:
@@ -92,6 +93,7 @@ class FakeWebhookNetwork:
                 return JSONResponse({"error": "injected failure"}, status_code=status, headers=headers)
             with self._lock:
                 key_header = request.headers.get("idempotency-key", "")
+                channel.keys_received.append(key_header)
                 if key_header and key_header in channel.by_key:
                     return JSONResponse({"id": channel.by_key[key_header], "duplicate": True})
                 message_id = f"net-{next(self._ids)}"

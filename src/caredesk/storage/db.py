@@ -8,6 +8,7 @@ and never block on writers (WAL).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,25 @@ class Database:
         from caredesk.analytics import upkeep  # noqa: PLC0415 (analytics imports storage)
 
         upkeep.bring_up_to_date(self)
+
+    @contextlib.contextmanager
+    def singleton(self, name: str) -> Iterator[bool]:
+        """Whether this process is the one to run a periodic job now: on PostgreSQL a session advisory
+        lock named after the job, held for the block, so of all the processes sharing the database one
+        runs it and the others skip that round; SQLite has one writing process, which always runs it."""
+        if self.is_sqlite:
+            yield True
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with self.write_engine.connect() as conn:
+            got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
 
     def reclaim(self) -> None:
         """After an erasure: on SQLite, copy the write-ahead log into the database and truncate it, so the

@@ -55,6 +55,23 @@ class Workers:
             else:
                 self.stop_event.wait(period)
 
+    def _once(self, name: str, step: Callable[[], int]) -> Callable[[], int]:
+        """A periodic job that one process at a time runs, however many share the database."""
+
+        def run() -> int:
+            with self.rt.db.singleton(f"caredesk.{name}") as mine:
+                return step() if mine else 0
+
+        return run
+
+    def _timers(self) -> int:
+        release_snoozed(self.rt)
+        dispatch_waiting(self.rt)
+        watch_slas(self.rt)
+        post_greetings(self.rt)
+        spikes.evaluate_due(self.rt)
+        return 0
+
     def _adapt(self) -> int:
         """Once a day per workspace: refit the needs-reply adjustment from the team's decisions."""
         from caredesk.triage import adapt  # noqa: PLC0415 (scikit-learn loads in the worker thread)
@@ -69,23 +86,9 @@ class Workers:
             ("sender", self.sender.run_once, self.rt.outbox_ready, self.idle_wait),
             ("hooks", self.hooks.run_once, None, self.idle_wait),
             ("poller", self.poller.run_once, None, self.idle_wait),
-            (
-                "timers",
-                lambda: (
-                    (
-                        release_snoozed(self.rt)
-                        + dispatch_waiting(self.rt)
-                        + watch_slas(self.rt)
-                        + post_greetings(self.rt)
-                        + spikes.evaluate_due(self.rt)
-                    )
-                    and 0
-                ),
-                None,
-                30.0,
-            ),
-            ("adapt", self._adapt, None, 3600.0),
-            ("retention", lambda: erasure.apply_retention(self.rt) and 0, None, 3600.0),
+            ("timers", self._once("timers", self._timers), None, 30.0),
+            ("adapt", self._once("adapt", self._adapt), None, 3600.0),
+            ("retention", self._once("retention", lambda: erasure.apply_retention(self.rt)), None, 3600.0),
         ]
         if self.streamer is not None:
             specs.append(
