@@ -197,3 +197,17 @@ def test_sigkill_while_sending_publishes_every_reply_exactly_once(
     assert {status for status, _, _ in outbox} == {"sent"}
     assert sorted(ext for _, _, ext in outbox) == sorted(t.id for t in posts)  # each knows its post
     assert sorted(attempts for _, attempts, _ in outbox)[-7:] == [2] * 7  # the 4th to 10th were claimed twice
+
+
+def test_sigterm_stops_a_worker_cleanly(rt: Runtime, database_url: str, tmp_path: Path) -> None:
+    """systemd and container runtimes stop with SIGTERM: the worker finishes its steps and exits 0."""
+    proc = _worker(database_url, tmp_path / "data", None)
+    try:
+        assert proc.stdout is not None
+        assert b"worker running" in proc.stdout.readline()
+        time.sleep(1.0)  # its threads are running
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

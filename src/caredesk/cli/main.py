@@ -214,8 +214,11 @@ def worker(db: DbOption = None) -> None:
     from caredesk.workers.loop import Workers  # noqa: PLC0415
 
     rt = _open(db)
-    typer.echo("worker running; Ctrl-C to stop")
-    Workers(rt).run_forever()
+    typer.echo("worker running; Ctrl-C or SIGTERM to stop")
+    try:
+        Workers(rt).run_forever()
+    finally:
+        rt.close()
 
 
 @import_app.command("twcs")

@@ -5,6 +5,7 @@ on PostgreSQL)."""
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -112,6 +113,9 @@ class Workers:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def run_forever(self) -> None:
+        """Until Ctrl-C or SIGTERM: then each thread finishes its step (a batch is one transaction)."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
         self.start()
         try:
             while not self.stop_event.wait(1.0):
