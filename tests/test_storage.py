@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from caredesk.actions.base import Actor, record
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
+from caredesk.storage.db import Database
 
 
 def test_migrations_match_the_models(rt: Runtime) -> None:
@@ -53,8 +54,6 @@ def test_times_are_stored_and_returned_as_utc(rt: Runtime) -> None:
 def test_a_periodic_job_runs_in_one_process_at_a_time(rt: Runtime) -> None:
     """Database.singleton: on PostgreSQL an advisory lock, so of the processes sharing a database one runs
     a job while the others skip that round; SQLite has one writing process, which always runs it."""
-    from caredesk.storage.db import Database  # noqa: PLC0415
-
     other = Database(rt.db.url.render_as_string(hide_password=False))  # another process's engine
     try:
         with rt.db.singleton("caredesk.timers") as first:
