@@ -26,6 +26,7 @@ from caredesk.analytics import rollups
 from caredesk.domain.calendar import BusinessCalendar, add_working_time, working_time
 from caredesk.domain.clock import as_utc
 from caredesk.storage import models as m
+from caredesk.storage.bulk import insert_rows
 
 _PENDING = "caredesk.facts.pending"
 _CALENDARS = "caredesk.facts.calendars"
@@ -208,10 +209,9 @@ def _rebuild_chunk(session: Session, ids: list[int], roll_up: bool) -> None:
         row["approval_s"] = approvals.get(conv.id, [])
         conv_rows.append(row)
         msg_rows.extend(_message_rows(conv, messages, calendar))
-    if conv_rows:
-        session.execute(sa.insert(m.ConversationFact), conv_rows)
+    insert_rows(session, m.ConversationFact, conv_rows)
     for start in range(0, len(msg_rows), 2000):
-        session.execute(sa.insert(m.MessageFact), msg_rows[start : start + 2000])
+        insert_rows(session, m.MessageFact, msg_rows[start : start + 2000])
     if roll_up:
         rollups.add_facts(session, changes, conv_rows, msg_rows, sign=1)
     for ws_id, change in sorted(changes.items()):

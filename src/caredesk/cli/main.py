@@ -18,6 +18,8 @@ from caredesk.config import Settings, load_settings
 from caredesk.domain.errors import CaredeskError
 from caredesk.runtime import Runtime
 
+GRACEFUL_SECONDS = 3  # how long `serve` waits for open requests (live streams) when stopped
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="caredesk: a social customer care desk.")
 import_app = typer.Typer(
     no_args_is_help=True, help="Import history (through the same pipeline as live traffic)."
@@ -137,7 +139,12 @@ def serve(
 
     rt = _open(db)
     typer.echo(f"caredesk on http://{host}:{port}/  (API docs: /docs)")
-    uvicorn.run(create_app(rt, run_workers=workers), host=host, port=port, log_level="warning")
+    # Open live streams would hold a graceful shutdown for ever: they get a few seconds, then are closed
+    # (browsers reconnect to another process).
+    uvicorn.run(
+        create_app(rt, run_workers=workers), host=host, port=port, log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+    )  # fmt: skip
 
 
 @app.command()
@@ -202,7 +209,10 @@ def demo(
         typer.echo("mail: no dovecot here (scripts/install-system-deps installs it); the email channel waits")
     typer.echo(f"caredesk on http://{host}:{port}/  log in as claire@nordlys.example / {seed.DEMO_PASSWORD}")
     try:
-        uvicorn.run(create_app(rt, run_workers=True), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(rt, run_workers=True), host=host, port=port, log_level="warning",
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        )  # fmt: skip
     finally:
         live.stop()
         fake.stop()

@@ -14,6 +14,7 @@ from caredesk.domain.types import Capability, Direction, OutboundReply, Status
 from caredesk.pipeline.core import Item, StageContext
 from caredesk.routing import acknowledge
 from caredesk.storage import models as m
+from caredesk.storage.bulk import insert_rows
 
 
 class _Workspace:
@@ -103,7 +104,7 @@ class Acknowledge:
                 }
             )
         if events:
-            ctx.session.execute(sa.insert(m.Event), events)
+            insert_rows(ctx.session, m.Event, events)
 
 
 def _queue(

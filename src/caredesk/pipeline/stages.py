@@ -23,6 +23,7 @@ from caredesk.routing import sla as sla_rules
 from caredesk.routing.dispatch import dispatch
 from caredesk.storage import models as m
 from caredesk.storage import stats
+from caredesk.storage.bulk import insert_rows
 from caredesk.triage import adapt
 from caredesk.triage.base import TriageInput, Triager
 from caredesk.triage.model import ModelTriager, default_triager
@@ -636,7 +637,7 @@ class Record:
                 )
             )
         if rows:
-            ctx.session.execute(sa.insert(m.Event), rows)
+            insert_rows(ctx.session, m.Event, rows)
         if links:
             cases.link_refs(ctx.session, links)
         if ctx.touched:
