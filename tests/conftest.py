@@ -14,6 +14,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -235,3 +236,23 @@ def client(rt: Runtime) -> Iterator[TestClient]:
     """The whole app (API, webhooks, pages) in process, without its workers; server errors are answers."""
     with TestClient(create_app(rt), raise_server_exceptions=False) as c:
         yield c
+
+
+def dump_database(rt: Runtime) -> str:
+    """Every row of every table, as text (to look for what must not be anywhere)."""
+    rows: list[str] = []
+    with rt.db.read() as s:
+        for table in Base.metadata.sorted_tables:
+            rows.extend(repr(tuple(row)) for row in s.execute(sa.select(table)))
+    return "\n".join(rows)
+
+
+def x_channel(rt: Runtime, workspace_id: int, x: Any, base_url: str) -> Any:
+    """An X channel of the workspace, on a fake X (caredesk.fakes.x.FakeX) served at `base_url`."""
+    return admin.create_channel(
+        rt, Actor.system(), workspace_id=workspace_id, connector="x", name=f"X @{x.brand.username}",
+        config={"base_url": base_url, "user_id": x.brand.id},
+        credentials={"bearer_token": x.bearer_token, "user_token": x.user_token,
+                     "consumer_secret": x.consumer_secret},
+        own_account_id=x.brand.id,
+    )  # fmt: skip

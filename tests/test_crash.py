@@ -14,9 +14,8 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from caredesk.actions import admin, intake
 from caredesk.actions import conversations as conv_actions
-from caredesk.actions.base import Actor
+from caredesk.actions import intake
 from caredesk.domain.types import Author, InboundEvent
 from caredesk.fakes.webhook_network import ServerThread
 from caredesk.fakes.x import FakeX
@@ -24,7 +23,7 @@ from caredesk.pipeline.runner import Pipeline
 from caredesk.runtime import Runtime
 from caredesk.security.vault import SecretBox
 from caredesk.storage import models as m
-from tests.conftest import World
+from tests.conftest import World, x_channel
 
 pytestmark = pytest.mark.slow
 N = 1300  # three batches of 500: the kill lands inside the second
@@ -50,6 +49,39 @@ def _count(rt: Runtime, query: sa.Select[tuple[int]]) -> int:
         return int(s.scalar(query) or 0)
 
 
+def _kill_when_paused(
+    proc: subprocess.Popen[bytes], marker: Path, seconds: float, what: str, settle: float = 0
+) -> None:
+    """Wait until the worker stops at its fault point (it writes `marker`), then SIGKILL it."""
+    try:
+        deadline = time.monotonic() + seconds
+        while not marker.exists():
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert time.monotonic() < deadline, what
+            time.sleep(0.05)
+        time.sleep(settle)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _run_until(
+    proc: subprocess.Popen[bytes], rt: Runtime, query: sa.Select[tuple[int]], target: int, what: str
+) -> None:
+    """Let the (restarted) worker run until `query` counts `target`, then stop it."""
+    try:
+        deadline = time.monotonic() + 120
+        while _count(rt, query) < target:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert time.monotonic() < deadline, what
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def test_sigkill_mid_batch_then_restart_processes_every_event_exactly_once(
     rt: Runtime, world: World, database_url: str, tmp_path: Path
 ) -> None:
@@ -67,33 +99,20 @@ def test_sigkill_mid_batch_then_restart_processes_every_event_exactly_once(
     assert intake.accept(rt, world.channel.id, events).accepted == N
     marker = tmp_path / "paused"
     proc = _worker(database_url, tmp_path / "data", f"thread:{marker}:120:2")
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            assert time.monotonic() < deadline, "worker never reached the second batch"
-            time.sleep(0.05)
-        time.sleep(0.2)  # the second batch's rows are written (flushed) but not committed
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # settle: the second batch's rows are written (flushed) but not committed
+    _kill_when_paused(proc, marker, 60, "worker never reached the second batch", settle=0.2)
     done = sa.select(sa.func.count()).select_from(m.SpoolEvent).where(m.SpoolEvent.status == "done")
     messages = sa.select(sa.func.count()).select_from(m.Message)
     assert _count(rt, done) == 500  # exactly the first batch committed
     assert _count(rt, messages) == 500
 
-    proc = _worker(database_url, tmp_path / "data", None)
-    try:
-        deadline = time.monotonic() + 120
-        while _count(rt, done) < N:
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            assert time.monotonic() < deadline, "restarted worker did not drain the spool"
-            time.sleep(0.1)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    _run_until(
+        _worker(database_url, tmp_path / "data", None),
+        rt,
+        done,
+        N,
+        "restarted worker did not drain the spool",
+    )
 
     with rt.db.read() as s:
         ids = list(s.scalars(sa.select(m.Message.external_id)))
@@ -125,13 +144,7 @@ def test_sigkill_while_sending_publishes_every_reply_exactly_once(
     x = FakeX(brand_username="acme_care", brand_id="1600000000000000001")
     server = ServerThread(x.app).start()
     try:
-        channel = admin.create_channel(
-            rt, Actor.system(), workspace_id=world.ws.id, connector="x", name="X @acme_care",
-            config={"base_url": server.url, "user_id": x.brand.id},
-            credentials={"bearer_token": x.bearer_token, "user_token": x.user_token,
-                         "consumer_secret": x.consumer_secret},
-            own_account_id=x.brand.id,
-        )  # fmt: skip
+        channel = x_channel(rt, world.ws.id, x, server.url)
         t0 = datetime.now(UTC) - timedelta(minutes=30)
         events = []
         for i in range(REPLIES):
@@ -154,17 +167,7 @@ def test_sigkill_while_sending_publishes_every_reply_exactly_once(
         env = {"CAREDESK_SECRET_KEYS": key.decode()}
         marker = tmp_path / "paused"
         proc = _worker(database_url, tmp_path / "data", f"sent:{marker}:120:4", env)
-        try:
-            deadline = time.monotonic() + 90
-            while not marker.exists():
-                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-                assert time.monotonic() < deadline, "the sender never published its fourth reply"
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        _kill_when_paused(proc, marker, 90, "the sender never published its fourth reply")
         brand_posts = lambda: [t for t in x.tweets.values() if t.author_id == x.brand.id]  # noqa: E731
         sent = sa.select(sa.func.count()).select_from(m.Outbox).where(m.Outbox.status == "sent")
         assert len(brand_posts()) == 4 and _count(rt, sent) == 3  # the 4th is on X, not marked sent
@@ -175,16 +178,8 @@ def test_sigkill_while_sending_publishes_every_reply_exactly_once(
                 .values(claimed_until=datetime.now(UTC) - timedelta(seconds=1))
             )
 
-        proc = _worker(database_url, tmp_path / "data", None, env)
-        try:
-            deadline = time.monotonic() + 120
-            while _count(rt, sent) < REPLIES:
-                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-                assert time.monotonic() < deadline, "the restarted sender did not drain the outbox"
-                time.sleep(0.1)
-        finally:
-            proc.terminate()
-            proc.wait(10)
+        restarted = _worker(database_url, tmp_path / "data", None, env)
+        _run_until(restarted, rt, sent, REPLIES, "the restarted sender did not drain the outbox")
     finally:
         server.stop()
 

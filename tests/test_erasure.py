@@ -27,7 +27,7 @@ from caredesk.pipeline.runner import Pipeline
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 from caredesk.storage.db import Database, alembic_config
-from tests.conftest import World, _pg_url
+from tests.conftest import World, _pg_url, dump_database
 from tests.test_api import auth
 
 # What only the erased customer's data contains: none of it may survive anywhere.
@@ -43,15 +43,6 @@ def _writes(rt: Runtime, world: World, ext: str, text: str, who: str, name: str,
     Pipeline(rt).drain()
     with rt.db.read() as s:
         return int(s.scalars(sa.select(m.Message.conversation_id).where(m.Message.external_id == ext)).one())
-
-
-def _everything(rt: Runtime) -> str:
-    """Every row of every table, as text."""
-    out: list[str] = []
-    with rt.db.read() as s:
-        for table in m.Base.metadata.sorted_tables:
-            out.extend(repr(tuple(row)) for row in s.execute(sa.select(table)))
-    return "\n".join(out)
 
 
 def _facts(rt: Runtime) -> list[Any]:
@@ -98,7 +89,7 @@ def desk(rt: Runtime, world: World) -> dict[str, int]:
 def test_an_erased_contact_leaves_no_personal_data_and_the_same_reports(
     rt: Runtime, world: World, desk: dict[str, int]
 ) -> None:
-    before = _everything(rt)
+    before = dump_database(rt)
     assert all(x in before for x in THEIRS + OTHERS)  # the fixture put them there
     facts = _facts(rt)
     with rt.db.read() as s:
@@ -109,7 +100,7 @@ def test_an_erased_contact_leaves_no_personal_data_and_the_same_reports(
     out = erasure.erase_contact(rt, world.actor("admin"), desk["contact"])
     assert out["conversations"] == 1 and out["messages"] == 3  # two inbound, one reply
 
-    after = _everything(rt)
+    after = dump_database(rt)
     assert [x for x in THEIRS if x in after] == []
     assert [x for x in OTHERS if x not in after] == []
     assert _facts(rt) == facts  # the anonymous statistics are untouched
@@ -126,7 +117,7 @@ def test_an_erased_contact_leaves_no_personal_data_and_the_same_reports(
     again = InboundEvent("z1", datetime.now(UTC), "Hi, Zephyrine Quillfeather here", author, public=False)
     intake.accept(rt, world.channel.id, [again])
     Pipeline(rt).drain()
-    assert "Zephyrine" not in _everything(rt)
+    assert "Zephyrine" not in dump_database(rt)
 
     if rt.db.is_sqlite:  # nor in the files: freed space is overwritten, the log truncated
         path = Path(str(rt.db.url.database))
@@ -166,7 +157,7 @@ def test_retention_erases_old_conversations_and_contacts_left_with_nothing(rt: R
     erased = erasure.apply_retention(rt)
     assert erased == 2 and erasure.apply_retention(rt) == 0  # once
 
-    text = _everything(rt)
+    text = dump_database(rt)
     assert "Quillfeather" not in text and "Zephyrine" not in text
     assert "Bartholomew asks today" in text and "Mixed writes again today" in text
     with rt.db.read() as s:
@@ -254,6 +245,6 @@ def test_the_commands_erase_a_contact_and_set_the_rule(
     erased = CliRunner().invoke(app, ["admin", "erase-contact", str(desk["contact"]), "--db", db])
     assert erased.exit_code == 0, erased.output
     assert f"contact {desk['contact']} erased: 1 conversations" in erased.output
-    assert "Zephyrine" not in _everything(rt)
+    assert "Zephyrine" not in dump_database(rt)
     missing = CliRunner().invoke(app, ["admin", "erase-contact", "999999", "--db", db])
     assert missing.exit_code != 0 and "not found" in missing.output

@@ -12,9 +12,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from caredesk.actions import admin, intake
 from caredesk.actions import conversations as conv_actions
-from caredesk.actions.base import Actor
+from caredesk.actions import intake
 from caredesk.domain.clock import FrozenClock
 from caredesk.domain.types import Author, InboundEvent
 from caredesk.fakes.webhook_network import ServerThread
@@ -23,7 +22,7 @@ from caredesk.pipeline.runner import Pipeline
 from caredesk.runtime import Runtime
 from caredesk.storage import models as m
 from caredesk.workers.sender import Sender
-from tests.conftest import World
+from tests.conftest import World, x_channel
 from tests.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.slow
@@ -37,13 +36,7 @@ class Desk:
         self.x = FakeX(brand_username="acme_care", brand_id="1600000000000000001", now=self.clock.now)
         self.server = ServerThread(self.x.app).start()
         self.proxy = FaultProxy("127.0.0.1", self.server.port).start()
-        self.channel = admin.create_channel(
-            rt, Actor.system(), workspace_id=self.world.ws.id, connector="x", name="X @acme_care",
-            config={"base_url": self.proxy.url, "user_id": self.x.brand.id},
-            credentials={"bearer_token": self.x.bearer_token, "user_token": self.x.user_token,
-                         "consumer_secret": self.x.consumer_secret},
-            own_account_id=self.x.brand.id,
-        )  # fmt: skip
+        self.channel = x_channel(rt, self.world.ws.id, self.x, self.proxy.url)
         # a fresh connection per request, so each meets its own fault; a 1-second read timeout
         self.http = httpx.Client(timeout=httpx.Timeout(1.0), limits=httpx.Limits(max_keepalive_connections=0))
         self.sender = Sender(rt, http=self.http)

@@ -16,8 +16,8 @@ from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from caredesk.actions import admin, webhooks
 from caredesk.actions import conversations as conv_actions
+from caredesk.actions import webhooks
 from caredesk.actions.base import Actor
 from caredesk.api.app import create_app
 from caredesk.cli.main import app as cli
@@ -30,7 +30,7 @@ from caredesk.security.vault import SecretBox
 from caredesk.storage import models as m
 from caredesk.workers.hooks import HookSender
 from caredesk.workers.sender import Sender
-from tests.conftest import World
+from tests.conftest import World, dump_database, x_channel
 from tests.test_api import auth, endpoints
 
 pytestmark = pytest.mark.slow
@@ -52,13 +52,7 @@ class Run:
         )
         self.x = FakeX(brand_username="acme_care", brand_id="1600000000000000001")
         self.x_server = ServerThread(self.x.app).start()
-        self.x_channel = admin.create_channel(
-            rt, Actor.system(), workspace_id=self.world.ws.id, connector="x", name="X @acme_care",
-            config={"base_url": self.x_server.url, "user_id": self.x.brand.id},
-            credentials={"bearer_token": self.x.bearer_token, "user_token": self.x.user_token,
-                         "consumer_secret": self.x.consumer_secret},
-            own_account_id=self.x.brand.id,
-        )  # fmt: skip
+        self.x_channel = x_channel(rt, self.world.ws.id, self.x, self.x_server.url)
         self.hook_secret = "hook-" + Fernet.generate_key().decode()[:30]
         self.receiver = FakeHookReceiver(secret=self.hook_secret)
         self.receiver_server = ServerThread(self.receiver.app).start()
@@ -148,14 +142,6 @@ def _answers(run: Run, client: TestClient) -> list[str]:
     return out
 
 
-def _database(rt: Runtime) -> str:
-    rows: list[str] = []
-    with rt.db.read() as s:
-        for table in m.Base.metadata.sorted_tables:
-            rows.extend(repr(tuple(row)) for row in s.execute(sa.select(table)))
-    return "\n".join(rows)
-
-
 def test_no_secret_in_logs_answers_exports_or_the_database(
     run: Run, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -177,7 +163,7 @@ def test_no_secret_in_logs_answers_exports_or_the_database(
         + caplog.text
     )
     assert len(caplog.records) > 20 and "HTTP Request" in logs  # the network calls were logged
-    places: dict[str, str] = {"logs": logs, "answers": "\n".join(answers), "database": _database(run.rt)}
+    places: dict[str, str] = {"logs": logs, "answers": "\n".join(answers), "database": dump_database(run.rt)}
     leaks = [
         f"{name} in {where}" for name, secret in run.secrets().items() for where, text in places.items()
         if secret in text
