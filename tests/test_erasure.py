@@ -21,7 +21,7 @@ from caredesk.actions import cases, erasure, intake, webhooks
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor
 from caredesk.cli.main import app
-from caredesk.domain.errors import Forbidden, InvalidInput
+from caredesk.domain.errors import Conflict, Forbidden, InvalidInput
 from caredesk.domain.types import Author, InboundEvent
 from caredesk.pipeline.runner import Pipeline
 from caredesk.runtime import Runtime
@@ -109,6 +109,9 @@ def test_an_erased_contact_leaves_no_personal_data_and_the_same_reports(
         assert conv is not None and conv.erased_at is not None and conv.message_count == count
         outbox = s.scalars(sa.select(m.Outbox).where(m.Outbox.conversation_id == conv.id)).one()
         assert outbox.status == "failed" and outbox.last_error == erasure.ERASED_REPLY_ERROR
+    with pytest.raises(Conflict, match="erased"):  # the retry button cannot send an erased reply
+        conv_actions.retry_failed(rt, world.actor("agent"), outbox.id)
+    with rt.db.read() as s:
         logged = s.scalars(sa.select(m.Event).where(m.Event.kind == "contact.erased")).one()
         assert logged.actor_id == world.agents["admin"] and logged.data["contact_id"] == desk["contact"]
 

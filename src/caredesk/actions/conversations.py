@@ -701,6 +701,8 @@ def retry_failed(rt: Runtime, actor: Actor, outbox_id: int) -> None:
         require(session, actor, outbox.workspace_id, Role.AGENT)
         if outbox.status != OutboxStatus.FAILED.value:
             raise Conflict("only a failed reply can be retried")
+        if not outbox.request:  # actions/erasure.py
+            raise Conflict("this reply was erased with the customer's personal data: write a new one")
         outbox.status, outbox.next_attempt_at, outbox.attempts = OutboxStatus.QUEUED.value, now, 0
         msg = session.get(m.Message, outbox.message_id)
         if msg is not None:
