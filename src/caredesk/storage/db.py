@@ -138,15 +138,24 @@ class Database:
             self.read_engine.dispose()
 
 
-def _rowid_column(table: sa.Table) -> sa.Column[Any] | None:
-    """The integer primary key SQLite fills in itself (its rowid), if the table has one."""
-    columns = list(table.primary_key.columns)
-    if len(columns) != 1:
-        return None
-    column = columns[0]
-    if column.autoincrement not in (True, "auto") or column.foreign_keys:
-        return None
-    return column if isinstance(column.type, sa.Integer) else None
+_ROWID_KEYS: dict[Any, str | None] = {}  # mapper -> attribute of its SQLite rowid primary key, or None
+
+
+def _rowid_key(mapper: Any) -> str | None:
+    """The attribute of the integer primary key SQLite fills in itself (its rowid), if the class has one."""
+    if mapper not in _ROWID_KEYS:
+        table, key = mapper.local_table, None
+        columns = list(table.primary_key.columns) if isinstance(table, sa.Table) else []
+        if len(columns) == 1:
+            column = columns[0]
+            if (
+                column.autoincrement in (True, "auto")
+                and not column.foreign_keys
+                and isinstance(column.type, sa.Integer)
+            ):
+                key = mapper.get_property_by_column(column).key
+        _ROWID_KEYS[mapper] = key
+    return _ROWID_KEYS[mapper]
 
 
 def _number_new_rows(session: Session, _context: Any, _instances: Any) -> None:
@@ -154,26 +163,21 @@ def _number_new_rows(session: Session, _context: Any, _instances: Any) -> None:
     would, so the ORM inserts them in multi-row batches. Left to SQLite, the ids come back only one
     INSERT at a time: SQLite cannot return generated ids in the order of the rows given. Safe because a
     write transaction holds SQLite's one write lock (BEGIN IMMEDIATE): nobody else inserts meanwhile."""
-    pending: dict[sa.Table, list[tuple[Any, str, int]]] = {}
+    pending: dict[Any, list[tuple[int, Any]]] = {}
     for obj in session.new:
         state = sa.inspect(obj)
-        table = state.mapper.local_table
-        if not isinstance(table, sa.Table):
-            continue
-        column = _rowid_column(table)
-        if column is None:
-            continue
-        key = state.mapper.get_property_by_column(column).key
-        if getattr(obj, key) is None:
-            pending.setdefault(table, []).append((obj, key, state.insert_order or 0))
+        key = _rowid_key(state.mapper)
+        if key is not None and getattr(obj, key) is None:
+            pending.setdefault(state.mapper, []).append((state.insert_order or 0, obj))
     if not pending:
         return
     connection = session.connection()
-    for table, rows in pending.items():
-        column = _rowid_column(table)
-        assert column is not None
+    for mapper, rows in pending.items():
+        key = _rowid_key(mapper)
+        assert key is not None
+        column = mapper.get_property(key).columns[0]
         top = int(connection.execute(sa.select(sa.func.max(column))).scalar() or 0)
-        for n, (obj, key, _) in enumerate(sorted(rows, key=lambda r: r[2]), start=1):
+        for n, (_, obj) in enumerate(sorted(rows, key=lambda r: r[0]), start=1):
             setattr(obj, key, top + n)
 
 

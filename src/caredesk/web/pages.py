@@ -23,7 +23,7 @@ from caredesk.actions import conversations as conv_actions
 from caredesk.actions import presence
 from caredesk.actions.base import Actor, role_in
 from caredesk.actions.cases import linked, refs_of
-from caredesk.actions.sessions import end_session, start_session
+from caredesk.actions.sessions import NewSession, end_session, start_session
 from caredesk.analytics import spikes
 from caredesk.api.deps import SESSION_COOKIE, RtDep, client_address, session_agent
 from caredesk.domain.errors import CaredeskError, Forbidden, TooManyAttempts, Unauthorized
@@ -414,6 +414,11 @@ def login(
             status_code=429,
             headers={"Retry-After": str(exc.retry_after)},
         )
+    return logged_in(rt, new)
+
+
+def logged_in(rt: Runtime, new: NewSession) -> Response:
+    """To the inbox, with the new session's cookie (password and single sign-on logins alike)."""
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from caredesk.actions.sessions import start_sso_session
-from caredesk.api.deps import SESSION_COOKIE, RtDep
+from caredesk.api.deps import RtDep
 from caredesk.config import Settings
 from caredesk.domain.errors import CaredeskError, NotFound
 from caredesk.security import oidc
 from caredesk.web.i18n import templates
+from caredesk.web.pages import logged_in
 
 sso_pages = APIRouter(include_in_schema=False)
 PENDING_COOKIE = "caredesk_oidc"
@@ -63,10 +64,6 @@ def come_back(request: Request, rt: RtDep, code: str | None = None, state: str |
         )
         page.delete_cookie(PENDING_COOKIE, path="/login/oidc")
         return page
-    response = RedirectResponse("/", status_code=303)
+    response = logged_in(rt, new)
     response.delete_cookie(PENDING_COOKIE, path="/login/oidc")  # a state is good for one login
-    response.set_cookie(
-        SESSION_COOKIE, new.token, max_age=new.max_age_seconds, httponly=True, samesite="lax",
-        secure=rt.settings.secure_cookies,
-    )  # fmt: skip
     return response
