@@ -36,10 +36,15 @@ def main() -> None:
 
     import numpy as np  # noqa: PLC0415
 
-    from caredesk.triage import datasets, langid  # noqa: PLC0415
+    from caredesk.triage import (  # noqa: PLC0415
+        datasets,
+        langid,
+        pii_tagger,
+    )
     from caredesk.triage.base import TriageInput  # noqa: PLC0415
     from caredesk.triage.caserefs import find_case_refs  # noqa: PLC0415
     from caredesk.triage.model import ModelTriager  # noqa: PLC0415
+    from caredesk.triage.pii import MODELS as pii_tagger_models  # noqa: PLC0415
     from caredesk.triage.pii import find_pii  # noqa: PLC0415
     from caredesk.triage.text import clean  # noqa: PLC0415
     from caredesk.triage.urgency import find_urgency  # noqa: PLC0415
@@ -91,7 +96,9 @@ def main() -> None:
         lambda b: [triager.heads[n].proba(triager.inputs(f, n)) for n in others],
     )
     timed("urgency wording", lambda b: [find_urgency(t.lower()) for t in cleaned_batches[id(b)]])
-    timed("personal data", lambda b: [find_pii(t) for t in b])
+    timed("personal data, rules", lambda b: [find_pii(t, learnt=False) for t in b])
+    tagger = pii_tagger.PiiTagger.load(pii_tagger_models)
+    timed("personal data, learnt tagger", tagger.tag_batch)
     timed("case references", lambda b: [find_case_refs(t) for t in b])
     print(f"resident memory: {before:.0f} MB at start, {imported:.0f} MB with the libraries,")
     added = loaded - imported

@@ -9,28 +9,39 @@ from pathlib import Path
 
 import pytest
 
-from caredesk.triage.pii import PII_TYPES, PiiSpan, find_pii
+from caredesk.triage.datasets import CORPUS
+from caredesk.triage.pii import PII_TYPES, PiiSpan, find_pii, find_pii_batch
 
-DATA = Path(__file__).parent / "data" / "pii_labelled.jsonl"
+# The labelled sets written for the project; the learnt tagger trains on them (train.py).
+PII_CORPUS = CORPUS / "pii"
+DATA = PII_CORPUS / "pii_labelled.jsonl"
 # Written independently of DATA, by someone who had not seen the detector.
-HELDOUT = Path(__file__).parent / "data" / "pii_heldout.jsonl"
+HELDOUT = PII_CORPUS / "pii_heldout.jsonl"
 # Written blind by someone else in other styles: signatures, label lists, voice-to-text, US addresses.
-BLIND = Path(__file__).parent / "data" / "pii_blind.jsonl"
+BLIND = PII_CORPUS / "pii_blind.jsonl"
 # The fourth set: written blind, measured untouched (recall 0.841, precision 0.931), then used to improve
 # the detector with general rules.
-BLIND2 = Path(__file__).parent / "data" / "pii_blind2.jsonl"
+BLIND2 = PII_CORPUS / "pii_blind2.jsonl"
 # The fifth: written blind, measured untouched (recall 0.858, precision 0.920), then used to improve the
 # detector with general rules.
-BLIND3 = Path(__file__).parent / "data" / "pii_blind3.jsonl"
+BLIND3 = PII_CORPUS / "pii_blind3.jsonl"
 # The sixth, written blind after those rules and not used to change anything: its figure is the held-out
 # one docs/triage.md publishes. Improve the detector from its misses only together with a new blind set,
 # measured after the change.
-BLIND4 = Path(__file__).parent / "data" / "pii_blind4.jsonl"
+BLIND4 = PII_CORPUS / "pii_blind4.jsonl"
 # The seventh, written blind in more languages and styles, also untouched.
-BLIND5 = Path(__file__).parent / "data" / "pii_blind5.jsonl"
-# The eighth, written blind in 29 languages (stated passwords and security answers, bank accounts in words),
-# also untouched.
-BLIND6 = Path(__file__).parent / "data" / "pii_blind6.jsonl"
+BLIND5 = PII_CORPUS / "pii_blind5.jsonl"
+# The eighth, written blind in 29 languages (stated passwords and security answers, bank accounts in words).
+BLIND6 = PII_CORPUS / "pii_blind6.jsonl"
+# Sets four to eight were measured untouched by the rules alone; the learnt tagger then trained on them and
+# on `pii_train` (1,760 messages in 37 languages, written for it). The ninth was written blind after that
+# and measured once (rules alone 0.649 / 0.935, with the tagger 0.869 / 0.918), then trained on too.
+BLIND7 = PII_CORPUS / "pii_blind7.jsonl"
+TRAIN = PII_CORPUS / "pii_train.jsonl"
+# The tenth, written blind after the tagger's last change and never trained on: the held-out figure
+# docs/triage.md publishes. Keep it out of `corpus/pii/` (the tagger trains on everything there) until a
+# newer blind set replaces it.
+BLIND8 = Path(__file__).parent / "data" / "pii_blind8.jsonl"
 
 
 def _found(text: str, region_hint: str | None = None) -> list[tuple[str, str]]:
@@ -346,8 +357,6 @@ def test_positive_general_rules(text: str, expected: tuple[str, str]) -> None:
         "Agent: What's your mother's maiden name?\nCustomer: I don't remember",
         "Agent: Can you answer the security question?\nCustomer: sorry, what?",
         "担当者：秘密の質問の答えをお願いします。",
-        "my security answer doesn't work, it's Monday",
-        "Customer: 44018822",
         # password and address words that give nothing
         "logging in with Google fails",
         "the pin on the plug is loose",
@@ -356,6 +365,32 @@ def test_positive_general_rules(text: str, expected: tuple[str, str]) -> None:
 )
 def test_negative_general_rules(text: str) -> None:
     assert find_pii(text) == []
+
+
+def test_batch_finds_what_each_message_finds() -> None:
+    rows = [json.loads(line) for line in BLIND6.read_text(encoding="utf-8").splitlines()][:120]
+    texts = [r["text"] for r in rows]
+    assert find_pii_batch(texts) == [find_pii(t) for t in texts]
+
+
+def test_rules_alone_leave_the_tagger_out() -> None:
+    text = "Agent: Which passcode did you set?\nCustomer: Lumikki#2031"
+    assert ("password", "Lumikki#2031") in _found(text)
+    assert all(s.confidence <= 0.8 for s in find_pii(text) if s.type == "password")
+    assert find_pii(text, learnt=False) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Read by the tagger as possible data (a day after "security answer ... it's", a bare number a
+        # customer types in a chat): a warning to the agent, where the rules alone stay silent.
+        "my security answer doesn't work, it's Monday",
+        "Customer: 44018822",
+    ],
+)
+def test_negative_for_the_rules_alone(text: str) -> None:
+    assert find_pii(text, learnt=False) == []
 
 
 def test_national_phone_with_region_hint() -> None:
@@ -378,7 +413,9 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
     return max(0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
-def evaluate(path: Path = DATA) -> tuple[Counter[str], Counter[str], Counter[str], Counter[str]]:
+def evaluate(
+    path: Path = DATA, *, learnt: bool = True
+) -> tuple[Counter[str], Counter[str], Counter[str], Counter[str]]:
     """Per-type gold, recalled gold, predicted and correct predicted counts over a labelled set."""
     gold_n: Counter[str] = Counter()
     recalled: Counter[str] = Counter()
@@ -387,7 +424,7 @@ def evaluate(path: Path = DATA) -> tuple[Counter[str], Counter[str], Counter[str
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         gold = [(g["type"], g["start"], g["end"]) for g in row["pii"]]
-        preds = [(p.type, p.start, p.end) for p in find_pii(row["text"])]
+        preds = [(p.type, p.start, p.end) for p in find_pii(row["text"], learnt=learnt)]
 
         def hit(p: tuple[str, int, int], g: tuple[str, int, int]) -> bool:
             return p[0] == g[0] and _overlap(p[1:], g[1:]) >= 0.5 * (g[2] - g[1])
@@ -412,6 +449,9 @@ def evaluate(path: Path = DATA) -> tuple[Counter[str], Counter[str], Counter[str
         (BLIND4, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja", "hi"}),
         (BLIND5, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja", "hi"}),
         (BLIND6, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja", "hi"}),
+        (BLIND7, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja", "hi", "ko"}),
+        (TRAIN, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja", "hi", "ko"}),
+        (BLIND8, {"en", "da", "de", "es", "fr", "pt", "it", "nl", "sv", "zh", "he", "ar", "ja", "hi", "ko"}),
     ],
 )
 def test_labelled_set_is_well_formed(path: Path, languages: set[str]) -> None:
@@ -465,22 +505,33 @@ def test_fifth_set_after_its_rules() -> None:
     assert sum(correct.values()) / max(1, sum(pred_n.values())) >= 0.98
 
 
-def test_untouched_blind_set() -> None:
-    # Measured before any rule was changed for it: recall 0.906, precision 0.935 (the acceptance asks 0.95).
+def test_sixth_set_after_the_tagger() -> None:
+    # Rules alone, untouched: recall 0.906, precision 0.935; rules and tagger, the tagger trained without
+    # this set: 0.966 / 0.947.
     gold_n, recalled, pred_n, correct = evaluate(BLIND4)
-    assert sum(recalled.values()) / sum(gold_n.values()) >= 0.90
-    assert sum(correct.values()) / max(1, sum(pred_n.values())) >= 0.93
+    assert sum(recalled.values()) / sum(gold_n.values()) >= 0.97
+    assert sum(correct.values()) / max(1, sum(pred_n.values())) >= 0.92
 
 
-def test_second_untouched_blind_set() -> None:
-    # Measured before any rule was changed for it: recall 0.742, precision 0.938.
+def test_seventh_set_after_the_tagger() -> None:
+    # Rules alone, untouched: recall 0.742, precision 0.938; the tagger trained without it: 0.970 / 0.961.
     gold_n, recalled, pred_n, correct = evaluate(BLIND5)
-    assert sum(recalled.values()) / sum(gold_n.values()) >= 0.74
+    assert sum(recalled.values()) / sum(gold_n.values()) >= 0.96
     assert sum(correct.values()) / max(1, sum(pred_n.values())) >= 0.93
 
 
-def test_third_untouched_blind_set() -> None:
-    # Measured before any rule was changed for it: recall 0.702, precision 0.934.
+def test_eighth_set_after_the_tagger() -> None:
+    # Rules alone, untouched: recall 0.702, precision 0.934; the tagger trained without it: 0.928 / 0.946.
     gold_n, recalled, pred_n, correct = evaluate(BLIND6)
-    assert sum(recalled.values()) / sum(gold_n.values()) >= 0.70
+    assert sum(recalled.values()) / sum(gold_n.values()) >= 0.96
     assert sum(correct.values()) / max(1, sum(pred_n.values())) >= 0.93
+
+
+def test_held_out_blind_set() -> None:
+    # Written blind after the tagger's last change, never trained on, measured once: recall 0.918,
+    # precision 0.927 with the tagger (the rules alone: 0.674 / 0.928). The acceptance asks 0.95 / 0.9.
+    gold_n, recalled, pred_n, correct = evaluate(BLIND8)
+    assert sum(recalled.values()) / sum(gold_n.values()) >= 0.91
+    assert sum(correct.values()) / max(1, sum(pred_n.values())) >= 0.92
+    rules = evaluate(BLIND8, learnt=False)
+    assert sum(recalled.values()) - sum(rules[1].values()) >= 150  # what the tagger adds: 213 of 874 spans

@@ -21,7 +21,7 @@ from caredesk.triage.base import TriageInput
 from caredesk.triage.caserefs import find_case_refs
 from caredesk.triage.features import Featurizer
 from caredesk.triage.heads import LinearHead
-from caredesk.triage.pii import find_pii
+from caredesk.triage.pii import find_pii_batch, learnt_tagger
 from caredesk.triage.text import clean
 from caredesk.triage.urgency import URGENCY_TYPES, find_urgency
 
@@ -48,6 +48,7 @@ class ModelTriager:
         self._topics: dict[int, tuple[dict[str, list[str]], topics.CustomTopics]] = {}
         self._adjustments: dict[int, Adjustment] = {}
         self.encoder = encoder if encoder is not None else embeddings.configured()
+        learnt_tagger()  # loaded with the heads, not by the first message
 
     def set_adjustment(self, workspace_id: int, adjustment: Adjustment | None) -> None:
         """The workspace's fitted adjustment of the needs-reply head (triage/adapt.py), or None."""
@@ -119,6 +120,7 @@ class ModelTriager:
                 embedded = self.encoder.encode([cleaned[n] for n in rows])
             for n, hit in zip(rows, topics.nearest(custom_ws, grams[rows], embedded), strict=True):
                 custom[n] = hit
+        found_pii = find_pii_batch([item.text for item in items])
         out = []
         sent_classes = self.heads["sentiment"].classes
         topic_classes = self.heads["topic"].classes
@@ -152,7 +154,7 @@ class ModelTriager:
                     # Spans index the message text as stored; the personal data itself is not copied here.
                     "pii": [
                         {"type": q.type, "start": q.start, "end": q.end, "confidence": q.confidence}
-                        for q in find_pii(item.text)
+                        for q in found_pii[i]
                     ],
                     "case_refs": [
                         {"kind": r.kind, "value": r.value, "start": r.start, "end": r.end}

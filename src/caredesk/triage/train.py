@@ -7,6 +7,7 @@ sample orders), so the same inputs give the same model files.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
@@ -19,9 +20,11 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from caredesk.triage import datasets as ds
+from caredesk.triage import pii_tagger
 from caredesk.triage.features import FEATURE_SPEC, Featurizer
 from caredesk.triage.heads import LinearHead
 from caredesk.triage.langid import script_counts
+from caredesk.triage.pii import PII_TYPES
 from caredesk.triage.text import clean
 from caredesk.triage.urgency import URGENCY_TYPES
 
@@ -211,6 +214,57 @@ HEADS: dict[str, tuple[list[str], float, str]] = {
 }
 
 
+# C and the thresholds per type were chosen by leaving one labelled set out at a time (docs/triage.md).
+PII_TAGGER_C = 10.0
+PII_TAGGER_THRESHOLDS = {
+    "account_number": 0.4,
+    "address": 0.4,
+    "password": 0.3,
+    "phone": 0.4,
+    "security_answer": 0.35,
+}
+
+
+def pii_training_rows() -> list[dict[str, Any]]:
+    """The labelled personal-data messages written for the project (`corpus/pii/`)."""
+    rows: list[dict[str, Any]] = []
+    for path in sorted((ds.CORPUS / "pii").glob("pii_*.jsonl")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        rows.extend(json.loads(line) for line in lines if line.strip())
+    return rows
+
+
+def train_pii_tagger(out: Path = MODELS, log: Callable[[str], None] = print) -> LinearHead:
+    """The token tagger of `pii_tagger.py`: one multinomial logistic regression over every token of the
+    labelled messages, O or one of the eight types."""
+    rows = pii_training_rows()
+    texts = [str(r["text"]) for r in rows]
+    toks = [pii_tagger.tokens(t) for t in texts]
+    labels: list[str] = []
+    for r, ts in zip(rows, toks, strict=True):
+        labels.extend(pii_tagger.labels_for(ts, [(g["type"], g["start"], g["end"]) for g in r["pii"]]))
+    x = pii_tagger.featurize(texts, toks)
+    classes = [pii_tagger.OUTSIDE, *sorted(PII_TYPES)]
+    y = np.array([classes.index(v) for v in labels])
+    model = LogisticRegression(C=PII_TAGGER_C, max_iter=4000, tol=1e-5)
+    model.fit(x, y)
+    card: dict[str, Any] = {
+        "inputs": "pii_tokens",
+        "solver": f"multinomial logistic regression (L-BFGS), C={PII_TAGGER_C}, one row per token",
+        "training_data": {"corpus/pii": len(rows)},
+        "training_licence": "messages written for caredesk (the project's licence); word lists from "
+        "stopwordsiso (MIT) and VADER's lexicon (MIT), read from their packages",
+        "evaluation": "docs/triage.md, Personal data: the blind set tests/triage/data/pii_blind8.jsonl",
+        "limits": "security answers without an introducing phrase; identifier kinds the sets rarely show",
+        "label_counts": dict(sorted(Counter(labels).items())),
+        "thresholds": PII_TAGGER_THRESHOLDS,
+    }
+    head = LinearHead.from_float(pii_tagger.NAME, classes, model.coef_, model.intercept_, card)
+    head.save(out)
+    log(f"{pii_tagger.NAME}: {len(rows)} messages, {len(labels)} tokens, classes {classes}")
+    return head
+
+
 def train(
     root: Path,
     out: Path = MODELS,
@@ -245,4 +299,6 @@ def train(
         head.save(out)
         heads[name] = head
         log(f"{name}: {len(s.texts)} examples, {x.shape[1]} inputs, classes {classes}")
+    if only is None or pii_tagger.NAME in only:
+        heads[pii_tagger.NAME] = train_pii_tagger(out, log)
     return heads
