@@ -43,7 +43,7 @@ def test_complaint() -> None:
     shared_file("complaints/labels/3_final_labels")
     (report,) = _reports("complaint").values()
     assert report.n == 6000
-    assert report.positive_f1("1") >= 0.67  # below the 0.70 asked for: see docs/triage.md
+    assert report.positive_f1("1") >= 0.68  # below the 0.70 asked for: see docs/triage.md
 
 
 def test_needs_reply_and_learning_from_the_team() -> None:

@@ -97,6 +97,16 @@ def bitext(root: Path) -> Iterator[Example]:
             yield Example(row["utterance"], "en", row["intent"], "bitext")
 
 
+def bitext_20k(root: Path) -> Iterator[Example]:
+    """Bitext's larger customer-support sample (CDLA-Sharing-1.0, train/eval): 21,534 utterances of the same
+    27 intents (`check_invoices` where the 8k file says `check_invoice`), label = intent."""
+    path = root / "intents" / "bitext" / "cs_20k_utterances" / "TrainingdatasetBitextsample.csv"
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            intent = "check_invoice" if row["intent"] == "check_invoices" else row["intent"]
+            yield Example(row["utterance"], "en", intent, "bitext-20k")
+
+
 def banking77(root: Path) -> Iterator[Example]:
     """PolyAI banking77 (CC-BY-4.0, train/eval), label = intent."""
     with (root / "intents" / "banking77" / "train.csv").open(encoding="utf-8", newline="") as fh:
