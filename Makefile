@@ -38,3 +38,4 @@ bench: setup
 	$(PY) bench/triage.py
 	$(PY) bench/inbox.py
 	$(PY) bench/analytics.py
+	$(PY) bench/webhooks.py

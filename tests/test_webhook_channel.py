@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -16,6 +18,7 @@ from fastapi.testclient import TestClient
 from caredesk.actions import admin
 from caredesk.actions import conversations as conv_actions
 from caredesk.actions.base import Actor
+from caredesk.actions.intake import DeliveryWriter
 from caredesk.api.app import create_app
 from caredesk.connectors.webhook import signing
 from caredesk.fakes.webhook_network import FakeWebhookNetwork, ServerThread
@@ -260,3 +263,57 @@ def test_test_connection_reports_the_network_answer(
     )
     answer = client.post(f"/api/v1/channels/{broken.id}/test", headers=h).json()
     assert answer["ok"] is False and "unreachable" in answer["error"]
+
+
+def test_concurrent_deliveries_share_commits_and_each_is_answered(
+    rt: Runtime, setup: tuple[World, FakeWebhookNetwork, TestClient]
+) -> None:
+    """Deliveries that arrive together go through one group commit: each is spooled once, a replay among
+    them is refused alone, and every request hears its own answer."""
+    world, _net, client = setup
+    bodies = [{"messages": [message(f"g{i}", f"router down, try {i}")]} for i in range(40)]
+    writes = 0
+    original = rt.db.write
+
+    def counted() -> object:
+        nonlocal writes
+        writes += 1
+        return original()
+
+    rt.db.write = counted  # type: ignore[method-assign]
+    stamp = int(time.time())
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda b: post_signed(client, world, b, timestamp=stamp), [*bodies, bodies[3]]))
+    rt.db.write = original  # type: ignore[method-assign]
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [202] * 40 + [409]  # the same body twice: one of the two is the replay
+    assert sum(a.json().get("accepted", 0) for a in answers if a.status_code == 202) == 40
+    assert writes < 41  # fewer transactions than deliveries
+    assert counts(rt) == (40, 0)
+    with rt.db.read() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(m.WebhookDelivery)) == 40
+
+
+def test_a_failed_group_commit_answers_every_delivery_with_its_error(
+    rt: Runtime, setup: tuple[World, FakeWebhookNetwork, TestClient]
+) -> None:
+    world, _net, _client = setup
+    writer = DeliveryWriter(rt)
+    original = rt.db.write
+
+    @contextmanager
+    def failing() -> Iterator[object]:
+        with original() as session:
+            yield session
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    rt.db.write = failing  # type: ignore[method-assign]
+    try:
+        with pytest.raises(sa.exc.OperationalError):
+            writer.accept(world.channel.id, [], "d" * 64)
+    finally:
+        rt.db.write = original  # type: ignore[method-assign]
+        writer.close()
+    assert counts(rt) == (0, 0)
+    with rt.db.read() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(m.WebhookDelivery)) == 0

@@ -29,6 +29,8 @@ class Runtime:
     outbox_ready: threading.Event = field(default_factory=threading.Event)
     # One pooled client for every connector call of this process (the sender, pollers, webhook checks).
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0)))
+    # The group commit of webhook deliveries (actions/intake.DeliveryWriter), started by the first one.
+    delivery_writer: Any = None
 
     def __post_init__(self) -> None:
         self.bus.subscribe(self._woken)
@@ -57,6 +59,8 @@ class Runtime:
         return cls(db=db, settings=settings, vault=vault, clock=clock or SystemClock(), bus=bus)
 
     def close(self) -> None:
+        if self.delivery_writer is not None:
+            self.delivery_writer.close()
         self.bus.close()
         self.http.close()
         self.db.dispose()

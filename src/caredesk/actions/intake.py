@@ -8,7 +8,9 @@ a restart neither skips nor refetches-and-duplicates anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import queue
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +55,101 @@ def accept(
     if inserted:
         rt.wake("intake")
     return Accepted(accepted=inserted, duplicates=len(events) - inserted)
+
+
+def accept_delivery(
+    rt: Runtime, channel_id: int, events: list[InboundEvent], delivery_digest: str
+) -> Accepted:
+    """`accept` for one webhook delivery, through the process's group commit: deliveries that arrive
+    while a commit is under way share the next one (one transaction, one sync to disk, for up to
+    `DeliveryWriter.MAX_BATCH` of them). The answer still comes after the commit."""
+    writer = rt.delivery_writer
+    if writer is None:
+        with _WRITER_LOCK:
+            if rt.delivery_writer is None:
+                rt.delivery_writer = DeliveryWriter(rt)
+            writer = rt.delivery_writer
+    return writer.accept(channel_id, events, delivery_digest)  # type: ignore[no-any-return]
+
+
+_WRITER_LOCK = threading.Lock()
+
+
+@dataclass
+class _Delivery:
+    channel_id: int
+    events: list[InboundEvent]
+    digest: str
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Accepted | None = None
+    error: BaseException | None = None
+
+
+class DeliveryWriter:
+    """One thread per process that writes webhook deliveries: each in a savepoint of a shared transaction
+    (a replayed one is refused alone), one commit for all, then every waiting request is answered."""
+
+    MAX_BATCH = 200
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="caredesk-delivery-writer", daemon=True)
+        self._thread.start()
+
+    def accept(self, channel_id: int, events: list[InboundEvent], digest: str) -> Accepted:
+        item = _Delivery(channel_id, events, digest)
+        self._queue.put(item)
+        item.done.wait()
+        if item.error is not None:
+            raise item.error
+        assert item.result is not None
+        return item.result
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(more)
+            self._write(batch)
+
+    def _write(self, batch: list[_Delivery]) -> None:
+        now = self.rt.clock.now()
+        inserted = 0
+        try:
+            with self.rt.db.write() as session:
+                for item in batch:
+                    try:
+                        with session.begin_nested():
+                            _remember_delivery(session, self.rt, item.channel_id, item.digest, now)
+                            n = _spool(session, self.rt, item.channel_id, item.events, now)
+                        item.result = Accepted(accepted=n, duplicates=len(item.events) - n)
+                        inserted += n
+                    except Exception as exc:  # a replay (Conflict), a row the database refuses: this one only
+                        item.error = exc
+        except BaseException as exc:  # nothing of the batch was stored: every request hears why
+            for item in batch:
+                item.result, item.error = None, item.error or exc
+            inserted = 0
+        finally:
+            for item in batch:
+                item.done.set()
+        if inserted:
+            self.rt.wake("intake")
 
 
 def _spool(session: Session, rt: Runtime, channel_id: int, events: list[InboundEvent], now: datetime) -> int:

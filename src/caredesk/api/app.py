@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from caredesk import __version__, web
 from caredesk.actions.reply_checks import ChecksFailed
@@ -64,6 +65,52 @@ def _methods_matching(route: BaseRoute, request: Request) -> set[str]:
     return set(methods or ()) if match != Match.NONE else set()
 
 
+class BodyLimit:
+    """Refuses a request body larger than `limit` with 413 before any route reads it: by its
+    Content-Length, or, for a chunked upload, by reading it here (bounded) and handing it on. A plain
+    ASGI middleware: it costs a header lookup per request."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None:
+            if not length.isdigit() or int(length) > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        replay = iter(messages)
+
+        async def buffered() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, buffered, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse({"detail": f"request body larger than {self.limit} bytes"}, status_code=413)
+        await response(scope, receive, send)
+
+
 def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,17 +142,7 @@ def create_app(rt: Runtime, *, run_workers: bool = False) -> FastAPI:
     app.include_router(report_pages)
     app.mount("/static", StaticFiles(directory=str(Path(web.__file__).parent / "static")), name="static")
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        limit = rt.settings.max_body_bytes
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return JSONResponse({"detail": f"request body larger than {limit} bytes"}, status_code=413)
-        if length is None and request.method in ("POST", "PUT", "PATCH"):
-            body = await request.body()  # chunked upload: read it here, bounded
-            if len(body) > limit:
-                return JSONResponse({"detail": f"request body larger than {limit} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=rt.settings.max_body_bytes)
 
     @app.exception_handler(CaredeskError)
     async def domain_error(_request: Request, exc: CaredeskError) -> JSONResponse:

@@ -1042,7 +1042,7 @@ def receive_webhook(
     channel = _webhook_channel(rt, channel_id)
     headers = {k.lower(): v for k, v in request.headers.items()}
     result = connector_for(rt, channel).parse_webhook(headers, body)
-    accepted = intake.accept(rt, channel.id, result.events, delivery_digest=hashlib.sha256(body).hexdigest())
+    accepted = intake.accept_delivery(rt, channel.id, result.events, hashlib.sha256(body).hexdigest())
     payload = result.response or {"accepted": accepted.accepted, "duplicates": accepted.duplicates}
     return Response(
         content=json.dumps(payload),
