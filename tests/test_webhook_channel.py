@@ -283,7 +283,8 @@ def test_concurrent_deliveries_share_commits_and_each_is_answered(
     rt.db.write = counted  # type: ignore[method-assign]
     stamp = int(time.time())
     with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(lambda b: post_signed(client, world, b, timestamp=stamp), [*bodies, bodies[3]]))
+        sent = [*bodies, bodies[3]]
+        answers = list(pool.map(lambda b: post_signed(client, world, b, timestamp=stamp), sent))
     rt.db.write = original  # type: ignore[method-assign]
     codes = sorted(a.status_code for a in answers)
     assert codes == [202] * 40 + [409]  # the same body twice: one of the two is the replay

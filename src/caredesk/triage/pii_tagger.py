@@ -17,7 +17,7 @@ import zlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Final
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,11 +39,13 @@ _NEWLINE = re.compile("\n")
 _SPEAKER = re.compile(r"^\s*[\w .'-]{1,24}[:：]")
 
 
-class Token(NamedTuple):
-    start: int
-    end: int
-    text: str
-    line: int  # index of the line the token is on
+# (start, end, text, line): where the token is, what it says, and the index of its line. A plain tuple:
+# a message has a few dozen, made for every message the pipeline sees.
+Token = tuple[int, int, str, int]
+START: Final = 0
+END: Final = 1
+TEXT: Final = 2
+LINE: Final = 3
 
 
 def tokens(text: str) -> list[Token]:
@@ -55,20 +57,20 @@ def tokens(text: str) -> list[Token]:
         word = m.group()
         line = bisect.bisect_left(breaks, s) if breaks else 0
         if word[0] not in _LEAD and word[-1] not in _TRAIL:
-            out.append(Token(s, e, word, line))
+            out.append((s, e, word, line))
             continue
         rest = word.lstrip(_LEAD)
         core = rest.rstrip(_TRAIL)
         if not core:  # punctuation alone
-            out.append(Token(s, e, word, line))
+            out.append((s, e, word, line))
             continue
         a = s + len(word) - len(rest)
         b = a + len(core)
         if a > s:
-            out.append(Token(s, a, text[s:a], line))
-        out.append(Token(a, b, core, line))
+            out.append((s, a, text[s:a], line))
+        out.append((a, b, core, line))
         if e > b:
-            out.append(Token(b, e, text[b:e], line))
+            out.append((b, e, text[b:e], line))
     return out
 
 
@@ -166,53 +168,37 @@ def _answer_lines(text: str) -> dict[int, _Answer]:
 def featurize(texts: list[str], toks: list[list[Token]]) -> sp.csr_matrix:
     """One row per token of every text, in order: hashed features of the token and of its context,
     built for the whole batch at once."""
-    words: list[int] = []
-    shapes: list[int] = []
-    lens: list[int] = []
-    pres: list[int] = []
-    sufs: list[int] = []
-    pre4: list[int] = []
-    ndig: list[int] = []
-    doc: list[int] = []
-    line0: list[int] = []
+    per_token: list[tuple[int, int, int, int, int, int, int, int]] = []
+    line0: list[bool] = []
     extra: list[tuple[int, int, int]] = []  # (row, slot, value) of the features few tokens have
     row = 0
-    for d, (text, ts) in enumerate(zip(texts, toks, strict=True)):
+    for text, ts in zip(texts, toks, strict=True):
         answers = _answer_lines(text)
         quoted = [m.span(2) for m in _QUOTED.finditer(text)] if _QUOTE_CHARS.search(text) else []
         last_line = -1
         for t in ts:
-            ids = _WORD_IDS.get(t.text)
-            if ids is None:
-                ids = _word_ids(t.text)
-            words.append(ids[0])
-            shapes.append(ids[1])
-            lens.append(ids[2])
-            pres.append(ids[3])
-            sufs.append(ids[4])
-            pre4.append(ids[5])
-            ndig.append(ids[6])
+            ids = _WORD_IDS.get(t[TEXT]) or _word_ids(t[TEXT])
+            per_token.append(ids)
+            line0.append(t[LINE] != last_line)
+            last_line = t[LINE]
+            if answers:
+                answer = answers.get(t[LINE])
+                if answer is not None and t[START] >= answer.after:
+                    extra.extend((row, _PL, w) for w in answer.question)
+                    if answer.asked:
+                        extra.append((row, _QA, min(answer.n_words, 6)))
+            for qs, qe in quoted:
+                if qs <= t[START] and t[END] <= qe:
+                    extra.append((row, _QUOTE, min(len(text[qs:qe].split()), 5)))
             if ids[7]:
                 extra.append((row, _COMMON, ids[7]))
-            doc.append(d)
-            line0.append(1 if t.line != last_line else 0)
-            last_line = t.line
-            answer = answers.get(t.line)
-            if answer is not None and t.start >= answer.after:
-                extra.extend((row, _PL, w) for w in answer.question)
-                if answer.asked:
-                    extra.append((row, _QA, min(answer.n_words, 6)))
-            for qs, qe in quoted:
-                if qs <= t.start and t.end <= qe:
-                    extra.append((row, _QUOTE, min(len(text[qs:qe].split()), 5)))
             row += 1
     n = row
     if n == 0:
         return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
-    w = np.array(words, dtype=np.int64)
-    sh = np.array(shapes, dtype=np.int64)
-    p4 = np.array(pre4, dtype=np.int64)
-    dc = np.array(doc, dtype=np.int64)
+    ids_all = np.array(per_token, dtype=np.int64)
+    w, sh, p4 = ids_all[:, 0], ids_all[:, 1], ids_all[:, 5]
+    dc = np.repeat(np.arange(len(toks)), [len(ts) for ts in toks])
     idx = np.arange(n)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
@@ -235,10 +221,10 @@ def featurize(texts: list[str], toks: list[list[Token]]) -> sp.csr_matrix:
 
     add(_W, w)
     add(_SHAPE, sh)
-    add(_LEN, np.array(lens, dtype=np.int64))
-    add(_PRE, np.array(pres, dtype=np.int64))
-    add(_SUF, np.array(sufs, dtype=np.int64))
-    add(_NDIG, np.array(ndig, dtype=np.int64))
+    add(_LEN, ids_all[:, 2])
+    add(_PRE, ids_all[:, 3])
+    add(_SUF, ids_all[:, 4])
+    add(_NDIG, ids_all[:, 6])
     for slot, by in ((_P1, -1), (_P2, -2), (_P3, -3), (_N1, 1), (_N2, 2)):
         add(slot, shifted(w, by)[0])
     prev2, prev1 = shifted(w, -2)[0], shifted(w, -1)[0]
@@ -274,7 +260,7 @@ def labels_for(toks: list[Token], gold: list[tuple[str, int, int]]) -> list[str]
     for t in toks:
         label = OUTSIDE
         for kind, s, e in gold:
-            if min(t.end, e) - max(t.start, s) >= 0.5 * (t.end - t.start):
+            if min(t[END], e) - max(t[START], s) >= 0.5 * (t[END] - t[START]):
                 label = kind
                 break
         out.append(label)
@@ -307,22 +293,24 @@ class PiiTagger:
         p_in[:, outside] = -1.0
         best = p_in.argmax(axis=1)
         conf_all = p_in[np.arange(len(best)), best]
+        flagged = np.flatnonzero(conf_all >= self.thresholds[best]).tolist()  # few tokens of few messages
         out: list[Tagged] = []
-        row = 0
+        row, at = 0, 0
         for text, ts in zip(texts, toks, strict=True):
             found: list[tuple[str, int, int, float]] = []
-            first = row
-            for t in ts:
-                k, conf = int(best[row]), float(conf_all[row])
-                row += 1
-                if conf < self.thresholds[k] or not any(c.isalnum() for c in t.text):
+            first, row = row, row + len(ts)
+            while at < len(flagged) and flagged[at] < row:
+                t = ts[flagged[at] - first]
+                k, conf = int(best[flagged[at]]), float(conf_all[flagged[at]])
+                at += 1
+                if not any(c.isalnum() for c in t[TEXT]):
                     continue
                 kind = classes[k]
-                if found and found[-1][0] == kind and _JOIN_GAP.fullmatch(text[found[-1][2] : t.start]):
+                if found and found[-1][0] == kind and _JOIN_GAP.fullmatch(text[found[-1][2] : t[START]]):
                     last = found[-1]
-                    found[-1] = (kind, last[1], t.end, min(last[3], conf))
+                    found[-1] = (kind, last[1], t[END], min(last[3], conf))
                 else:
-                    found.append((kind, t.start, t.end, conf))
+                    found.append((kind, t[START], t[END], conf))
             found = [_grown(text, ts, f) if f[0] == "account_number" else f for f in found]
             spans = [f for f in found if _plausible(f[0], text[f[1] : f[2]])]
             out.append(Tagged(spans, ts, p[first:row], classes))
@@ -333,19 +321,21 @@ def _grown(text: str, ts: list[Token], span: tuple[str, int, int, float]) -> tup
     """An account number takes in the digit groups written next to it ("3001 2288 4419"): the tagger often
     labels one group."""
     kind, start, end, conf = span
-    i = next(n for n, t in enumerate(ts) if t.start == start)
-    j = next(n for n, t in enumerate(ts) if t.end == end)
+    i = next(n for n, t in enumerate(ts) if t[START] == start)
+    j = next(n for n, t in enumerate(ts) if t[END] == end)
     while (
-        i > 0 and _GROUP.fullmatch(ts[i - 1].text) and _GROUP_GAP.fullmatch(text[ts[i - 1].end : ts[i].start])
+        i > 0
+        and _GROUP.fullmatch(ts[i - 1][TEXT])
+        and _GROUP_GAP.fullmatch(text[ts[i - 1][END] : ts[i][START]])
     ):
         i -= 1
     while (
         j + 1 < len(ts)
-        and _GROUP.fullmatch(ts[j + 1].text)
-        and _GROUP_GAP.fullmatch(text[ts[j].end : ts[j + 1].start])
+        and _GROUP.fullmatch(ts[j + 1][TEXT])
+        and _GROUP_GAP.fullmatch(text[ts[j][END] : ts[j + 1][START]])
     ):
         j += 1
-    return kind, ts[i].start, ts[j].end, conf
+    return kind, ts[i][START], ts[j][END], conf
 
 
 _GROUP = re.compile(r"[0-9A-Z]*\d[0-9A-Z]*")
@@ -362,13 +352,13 @@ class Tagged:
     def mean(self, kind: str, start: int, end: int) -> float:
         """The mean probability of `kind` over the tokens inside start..end (0 if none)."""
         k = self.classes.index(kind)
-        inside = [i for i, t in enumerate(self.tokens) if t.start >= start and t.end <= end]
+        inside = [i for i, t in enumerate(self.tokens) if t[START] >= start and t[END] <= end]
         return float(self.probs[inside, k].mean()) if inside else 0.0
 
     def support(self, kind: str, start: int, end: int) -> float:
         """The highest probability of `kind` among the tokens inside start..end (0 if none)."""
         k = self.classes.index(kind)
-        inside = [i for i, t in enumerate(self.tokens) if t.start >= start and t.end <= end]
+        inside = [i for i, t in enumerate(self.tokens) if t[START] >= start and t[END] <= end]
         return float(self.probs[inside, k].max()) if inside else 0.0
 
 
