@@ -318,3 +318,15 @@ def test_a_failed_group_commit_answers_every_delivery_with_its_error(
     assert counts(rt) == (0, 0)
     with rt.db.read() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(m.WebhookDelivery)) == 0
+
+
+def test_a_stopped_delivery_writer_refuses_instead_of_waiting(
+    rt: Runtime, setup: tuple[World, FakeWebhookNetwork, TestClient]
+) -> None:
+    world, _net, _client = setup
+    writer = DeliveryWriter(rt)
+    writer.close()
+    with pytest.raises(RuntimeError, match="stopped"):
+        writer.accept(world.channel.id, [], "e" * 64)
+    with rt.db.read() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(m.WebhookDelivery)) == 0

@@ -61,6 +61,7 @@ class Runtime:
     def close(self) -> None:
         if self.delivery_writer is not None:
             self.delivery_writer.close()
+            self.delivery_writer = None
         self.bus.close()
         self.http.close()
         self.db.dispose()

@@ -98,6 +98,8 @@ class DeliveryWriter:
         self._thread.start()
 
     def accept(self, channel_id: int, events: list[InboundEvent], digest: str) -> Accepted:
+        if not self._thread.is_alive():
+            raise RuntimeError("the delivery writer has stopped")
         item = _Delivery(channel_id, events, digest)
         self._queue.put(item)
         item.done.wait()
@@ -128,9 +130,9 @@ class DeliveryWriter:
             self._write(batch)
 
     def _write(self, batch: list[_Delivery]) -> None:
-        now = self.rt.clock.now()
         inserted = 0
         try:
+            now = self.rt.clock.now()
             with self.rt.db.write() as session:
                 for item in batch:
                     try:
