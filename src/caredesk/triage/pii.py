@@ -1047,6 +1047,12 @@ _DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _GROUP_SPLIT = re.compile(r"[ \u00a0.\-–/()\uff0d\u2010\u2011]+")
 
 
+def _regions(region_hint: str | None) -> list[str]:
+    """The countries a national number is read in: the hinted one first, then the defaults."""
+    first = [region_hint.upper()] if region_hint else []
+    return first + [r for r in _DEFAULT_REGIONS if r not in first]
+
+
 def _version_like(raw: str) -> bool:
     """Dots that group like a version or a decimal ("8.4.28.1104", "14393.321"), not like "06.12.34.56.78"."""
     parts = raw.split(".")
@@ -1085,10 +1091,7 @@ def _company_number(raw: str, regions: list[str], region_hint: str | None) -> bo
 def _find_phones(
     text: str, region_hint: str | None, *, in_reply: bool = False, brand: bool = False
 ) -> list[tuple[int, int, float]]:
-    regions: list[str] = []
-    if region_hint:
-        regions.append(region_hint.upper())
-    regions.extend(r for r in _DEFAULT_REGIONS if r not in regions)
+    regions = _regions(region_hint)
     found: list[tuple[int, int, float]] = []
     for m in _PHONE_SHAPE.finditer(text):
         start, end = m.span()
@@ -1306,8 +1309,7 @@ def _vetted(
     for kind, start, end, conf in tagged:
         if kind == "phone":
             raw = text[start:end]
-            regions = [region_hint.upper()] if region_hint else []
-            regions.extend(r for r in _DEFAULT_REGIONS if r not in regions)
+            regions = _regions(region_hint)
             before = text[max(0, start - 40, text.rfind("\n", 0, start) + 1) : start]
             company = _COMPANY_BEFORE.search(before)
             if (

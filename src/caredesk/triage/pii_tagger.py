@@ -276,6 +276,7 @@ class PiiTagger:
 
     @classmethod
     def load(cls, folder: Path) -> PiiTagger:
+        _common_words()  # the word lists are read with the model, not by the first message
         return cls(LinearHead.load(folder, NAME))
 
     def spans(self, text: str) -> list[tuple[str, int, int, float]]:
@@ -351,15 +352,17 @@ class Tagged:
 
     def mean(self, kind: str, start: int, end: int) -> float:
         """The mean probability of `kind` over the tokens inside start..end (0 if none)."""
-        k = self.classes.index(kind)
-        inside = [i for i, t in enumerate(self.tokens) if t[START] >= start and t[END] <= end]
-        return float(self.probs[inside, k].mean()) if inside else 0.0
+        p = self._inside(kind, start, end)
+        return float(p.mean()) if p.size else 0.0
 
     def support(self, kind: str, start: int, end: int) -> float:
         """The highest probability of `kind` among the tokens inside start..end (0 if none)."""
-        k = self.classes.index(kind)
-        inside = [i for i, t in enumerate(self.tokens) if t[START] >= start and t[END] <= end]
-        return float(self.probs[inside, k].max()) if inside else 0.0
+        p = self._inside(kind, start, end)
+        return float(p.max()) if p.size else 0.0
+
+    def _inside(self, kind: str, start: int, end: int) -> np.ndarray:
+        rows = [i for i, t in enumerate(self.tokens) if t[START] >= start and t[END] <= end]
+        return self.probs[rows, self.classes.index(kind)]
 
 
 def _plausible(kind: str, value: str) -> bool:
